@@ -1,0 +1,206 @@
+//! Parsing of the attribute's arguments: `id = .., roles = [..], schema = .., schema_json = ..,
+//! timeout = ..`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprArray, Ident, Lit, LitStr, Token, Type};
+
+const ARGUMENTS: &str = "`id`, `roles`, `schema`, `schema_json`, `timeout`";
+
+/// The parsed arguments.
+pub(crate) struct Args {
+    pub(crate) ids: Vec<Expr>,
+    pub(crate) roles: Vec<LitStr>,
+    pub(crate) schema: Option<Schema>,
+    pub(crate) timeout: Option<Expr>,
+}
+
+/// Where the schema comes from.
+pub(crate) enum Schema {
+    /// `schema = T`: derived from `T: JsonSchema`.
+    Derived(Type),
+    /// `schema_json = expr`: a hand-written schema, any expression producing `serde_json::Value`.
+    Json(Expr),
+}
+
+/// One `name = value` pair, value not yet interpreted.
+struct RawArg {
+    name: Ident,
+    value: TokenStream,
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("expected `{name} = ...`; arguments are {ARGUMENTS}"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        // Everything up to the next top-level comma is the value.
+        let mut value = TokenStream::new();
+        while !input.is_empty() && !input.peek(Token![,]) {
+            let tt: proc_macro2::TokenTree = input.parse()?;
+            value.extend(std::iter::once(tt));
+        }
+        if value.is_empty() {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("`{name}` needs a value"),
+            ));
+        }
+        Ok(Self { name, value })
+    }
+}
+
+/// Collects errors so one expansion reports every mistake.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, err: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(err),
+            None => self.0 = Some(err),
+        }
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+impl Args {
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Option<Self> {
+        let raw = match Punctuated::<RawArg, Token![,]>::parse_terminated.parse2(tokens) {
+            Ok(raw) => raw,
+            Err(err) => {
+                errors.push(err);
+                return None;
+            }
+        };
+        let mut ids: Option<(Ident, Vec<Expr>)> = None;
+        let mut roles: Option<Vec<LitStr>> = None;
+        let mut schema: Option<Schema> = None;
+        let mut seen: Vec<String> = Vec::new();
+        let mut timeout = None;
+        for arg in raw {
+            let key = arg.name.to_string();
+            let known = matches!(
+                key.as_str(),
+                "id" | "roles" | "schema" | "schema_json" | "timeout"
+            );
+            if !known {
+                errors.push(syn::Error::new(
+                    arg.name.span(),
+                    format!("unknown argument `{key}`, expected one of: {ARGUMENTS}"),
+                ));
+                continue;
+            }
+            if seen.contains(&key) {
+                errors.push(syn::Error::new(
+                    arg.name.span(),
+                    format!("`{key}` specified more than once"),
+                ));
+                continue;
+            }
+            seen.push(key.clone());
+            match key.as_str() {
+                "id" => match parse_ids(arg.value) {
+                    Ok(list) if list.is_empty() => errors.push(syn::Error::new(
+                        arg.name.span(),
+                        "`id` needs at least one package id",
+                    )),
+                    Ok(list) => ids = Some((arg.name, list)),
+                    Err(err) => errors.push(err),
+                },
+                "roles" => match parse_roles(arg.value, errors) {
+                    Ok(list) => roles = Some(list),
+                    Err(err) => errors.push(err),
+                },
+                "schema" | "schema_json" => {
+                    if schema.is_some() {
+                        errors.push(syn::Error::new(
+                            arg.name.span(),
+                            "`schema` and `schema_json` are mutually exclusive: give one",
+                        ));
+                        continue;
+                    }
+                    let parsed = if key == "schema" {
+                        syn::parse2::<Type>(arg.value).map(Schema::Derived)
+                    } else {
+                        syn::parse2::<Expr>(arg.value).map(Schema::Json)
+                    };
+                    match parsed {
+                        Ok(parsed) => schema = Some(parsed),
+                        Err(err) => errors.push(err),
+                    }
+                }
+                _ => match syn::parse2::<Expr>(arg.value) {
+                    Ok(expr) => timeout = Some(expr),
+                    Err(err) => errors.push(err),
+                },
+            }
+        }
+        let Some((_, ids)) = ids else {
+            if !seen.iter().any(|k| k == "id") {
+                errors.push(syn::Error::new(
+                    Span::call_site(),
+                    "missing `id`: write `#[pkg_handler(id = PkgID::NAME)]` (or a list: `id = [A, B]`)",
+                ));
+            }
+            return None;
+        };
+        Some(Self {
+            ids,
+            roles: roles.unwrap_or_default(),
+            schema,
+            timeout,
+        })
+    }
+}
+
+fn parse_ids(value: TokenStream) -> syn::Result<Vec<Expr>> {
+    match syn::parse2::<Expr>(value)? {
+        Expr::Array(ExprArray { elems, .. }) => Ok(elems.into_iter().collect()),
+        single => Ok(vec![single]),
+    }
+}
+
+fn parse_roles(value: TokenStream, errors: &mut Errors) -> syn::Result<Vec<LitStr>> {
+    let expr = syn::parse2::<Expr>(value)?;
+    let Expr::Array(array) = expr else {
+        return Err(syn::Error::new_spanned(
+            expr,
+            "`roles` must be a list of string literals, e.g. `roles = [\"view-books\"]`",
+        ));
+    };
+    let mut roles: Vec<LitStr> = Vec::new();
+    for elem in array.elems {
+        match elem {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(role),
+                ..
+            }) => {
+                if role.value().trim().is_empty() {
+                    errors.push(syn::Error::new(role.span(), "a role cannot be empty"));
+                } else if roles.iter().any(|r| r.value() == role.value()) {
+                    errors.push(syn::Error::new(
+                        role.span(),
+                        format!("role `{}` listed more than once", role.value()),
+                    ));
+                } else {
+                    roles.push(role);
+                }
+            }
+            other => errors.push(syn::Error::new_spanned(
+                other,
+                "roles must be string literals, e.g. `roles = [\"view-books\"]`",
+            )),
+        }
+    }
+    Ok(roles)
+}

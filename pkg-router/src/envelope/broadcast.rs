@@ -1,0 +1,47 @@
+use crate::IntoPkgId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A server push: `{"pkg_id": 100, "req_id": "00000000-…", "data": {...}}`.
+///
+/// The nil `req_id` tells clients it is not a response. There is no `status_code` and no `meta`.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::BroadcastModel;
+/// use serde_json::json;
+///
+/// let push = BroadcastModel::new(100, json!({"id": 12, "action": "created"}));
+/// assert_eq!(
+///     push.to_json(),
+///     r#"{"pkg_id":100,"req_id":"00000000-0000-0000-0000-000000000000","data":{"action":"created","id":12}}"#
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastModel {
+    /// The push's package id (e.g. `BOOK_CREATED`).
+    pub pkg_id: u32,
+    /// Always the nil UUID.
+    pub req_id: Uuid,
+    /// The payload.
+    pub data: Value,
+}
+
+impl BroadcastModel {
+    /// A push with the nil `req_id`.
+    pub fn new(pkg_id: impl IntoPkgId, data: impl Into<Value>) -> Self {
+        Self {
+            pkg_id: pkg_id.into_pkg_id(),
+            req_id: Uuid::nil(),
+            data: data.into(),
+        }
+    }
+
+    /// The wire text.
+    pub fn to_json(&self) -> String {
+        // Derived struct of a number, a UUID and a `Value`: serialization cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

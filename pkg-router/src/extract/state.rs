@@ -1,0 +1,46 @@
+use super::{FromRequest, HandlerNeeds, RequestContext};
+use crate::error::HandlerError;
+
+/// Application state registered with [`RouterBuilder::state`](crate::RouterBuilder::state).
+///
+/// The value is cloned for each request, so wrap large state in an `Arc` (a database pool
+/// already is one). A handler that asks for state the router was not given makes
+/// [`RouterBuilder::build`](crate::RouterBuilder::build) fail with
+/// [`BuildError::MissingState`](crate::BuildError::MissingState), not a request.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{HandlerError, Router, State};
+/// use std::sync::Arc;
+///
+/// #[derive(Clone)]
+/// struct Config { greeting: Arc<str> }
+///
+/// async fn hello(State(config): State<Config>) -> Result<String, HandlerError> {
+///     Ok(config.greeting.to_string())
+/// }
+///
+/// let router = Router::builder()
+///     .state(Config { greeting: "hi".into() })
+///     .handler(1, hello)
+///     .build()?;
+/// # Ok::<(), pkg_router::BuildError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct State<T>(pub T);
+
+impl<T: Clone + Send + Sync + 'static> FromRequest for State<T> {
+    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+        ctx.state::<T>().cloned().map(State).ok_or_else(|| {
+            HandlerError::internal(format!(
+                "state `{}` was not registered",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    fn declare(needs: &mut HandlerNeeds) {
+        needs.state::<T>();
+    }
+}

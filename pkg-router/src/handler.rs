@@ -1,0 +1,153 @@
+//! The [`Handler`] trait: any `async fn` whose arguments are extractors and whose output
+//! converts into a response.
+
+use crate::envelope::ResponseModel;
+use crate::extract::{FromRequest, HandlerNeeds, RequestContext};
+use crate::into_response::IntoResponse;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed response future.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ResponseModel> + Send + 'static>>;
+
+/// An async function usable as a handler.
+///
+/// Implemented for every `Fn(A1, .., An) -> impl Future<Output = R>` (up to 12 arguments)
+/// where each `Ai: FromRequest`, `R: IntoResponse`, and the future is `Send + 'static`. You never
+/// implement it yourself; it is what [`RouterBuilder::handler`](crate::RouterBuilder::handler)
+/// and `#[pkg_handler]` accept.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a pkg-router handler",
+    label = "not a handler",
+    note = "a handler is an `async fn` whose arguments implement `FromRequest` and whose return type implements `IntoResponse`; its future must be `Send`"
+)]
+pub trait Handler<Args>: Clone + Send + Sync + Sized + 'static {
+    /// Extracts the arguments and runs the handler.
+    fn call(&self, ctx: RequestContext) -> BoxFuture;
+
+    /// Declares what the arguments need from the router.
+    fn declare(needs: &mut HandlerNeeds);
+}
+
+impl<F, Fut, R> Handler<()> for F
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoResponse,
+{
+    fn call(&self, ctx: RequestContext) -> BoxFuture {
+        let (pkg_id, req_id) = (ctx.pkg_id, ctx.req_id);
+        let future = self();
+        Box::pin(async move { future.await.into_response(pkg_id, req_id) })
+    }
+
+    fn declare(_needs: &mut HandlerNeeds) {}
+}
+
+macro_rules! impl_handler {
+    ($($head:ident),*; $last:ident) => {
+        #[allow(non_snake_case)]
+        impl<F, Fut, R, $($head,)* $last> Handler<($($head,)* $last,)> for F
+        where
+            F: Fn($($head,)* $last) -> Fut + Clone + Send + Sync + 'static,
+            Fut: Future<Output = R> + Send + 'static,
+            R: IntoResponse,
+            $($head: FromRequest,)*
+            $last: FromRequest,
+        {
+            fn call(&self, ctx: RequestContext) -> BoxFuture {
+                let (pkg_id, req_id) = (ctx.pkg_id, ctx.req_id);
+                $(
+                    let $head = match $head::from_request(&ctx) {
+                        Ok(value) => value,
+                        Err(err) => return ready(err.into_response(pkg_id, req_id)),
+                    };
+                )*
+                let $last = match $last::from_request_owned(ctx) {
+                    Ok(value) => value,
+                    Err(err) => return ready(err.into_response(pkg_id, req_id)),
+                };
+                let future = self($($head,)* $last);
+                Box::pin(async move { future.await.into_response(pkg_id, req_id) })
+            }
+
+            fn declare(needs: &mut HandlerNeeds) {
+                $($head::declare(needs);)*
+                $last::declare(needs);
+            }
+        }
+    };
+}
+
+impl_handler!(; A1);
+impl_handler!(A1; A2);
+impl_handler!(A1, A2; A3);
+impl_handler!(A1, A2, A3; A4);
+impl_handler!(A1, A2, A3, A4; A5);
+impl_handler!(A1, A2, A3, A4, A5; A6);
+impl_handler!(A1, A2, A3, A4, A5, A6; A7);
+impl_handler!(A1, A2, A3, A4, A5, A6, A7; A8);
+impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8; A9);
+impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8, A9; A10);
+impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10; A11);
+impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11; A12);
+
+fn ready(response: ResponseModel) -> BoxFuture {
+    Box::pin(std::future::ready(response))
+}
+
+/// A handler with its argument types erased, as the router stores it.
+#[derive(Clone)]
+pub struct BoxedHandler {
+    inner: Arc<dyn ErasedHandler>,
+    needs: Arc<HandlerNeeds>,
+}
+
+impl BoxedHandler {
+    /// Erases a handler's type.
+    pub fn new<H: Handler<Args>, Args: 'static>(handler: H) -> Self {
+        let mut needs = HandlerNeeds::default();
+        H::declare(&mut needs);
+        Self {
+            inner: Arc::new(Erased {
+                handler,
+                _args: PhantomData,
+            }),
+            needs: Arc::new(needs),
+        }
+    }
+
+    pub(crate) fn call(&self, ctx: RequestContext) -> BoxFuture {
+        self.inner.call(ctx)
+    }
+
+    pub(crate) fn needs(&self) -> &HandlerNeeds {
+        &self.needs
+    }
+}
+
+impl fmt::Debug for BoxedHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoxedHandler")
+            .field("needs", &self.needs)
+            .finish_non_exhaustive()
+    }
+}
+
+trait ErasedHandler: Send + Sync {
+    fn call(&self, ctx: RequestContext) -> BoxFuture;
+}
+
+struct Erased<H, Args> {
+    handler: H,
+    _args: PhantomData<fn() -> Args>,
+}
+
+impl<H: Handler<Args>, Args: 'static> ErasedHandler for Erased<H, Args> {
+    fn call(&self, ctx: RequestContext) -> BoxFuture {
+        self.handler.call(ctx)
+    }
+}

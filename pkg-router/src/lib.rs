@@ -1,0 +1,54 @@
+//! Placeholder docs; replaced below.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod envelope;
+mod error;
+mod extract;
+mod handler;
+mod into_response;
+mod pagination;
+mod pkg_id;
+mod principal;
+mod registry;
+mod router;
+mod schema;
+mod state;
+mod status;
+pub mod testing;
+
+pub use envelope::{
+    BroadcastModel, EnvelopeError, EnvelopeProblem, ErrorBody, RequestModel, ResponseModel,
+};
+pub use error::{HandlerError, Violation};
+pub use extract::{Data, Extension, FromRequest, HandlerNeeds, RequestContext, RequestIds, State};
+pub use handler::{BoxFuture, Handler};
+pub use into_response::IntoResponse;
+pub use pagination::{DEFAULT_MAX_PER_PAGE, DEFAULT_PER_PAGE, PageMeta, PageParams, Paginated};
+pub use pkg_id::{IntoPkgId, MAX_PKG_ID};
+pub use principal::Principal;
+pub use router::{
+    BuildError, HandlerSource, Route, RouteInfo, RouteTable, Router, RouterBuilder, Session,
+};
+pub use schema::{MAX_VIOLATIONS, schema_of};
+pub use state::Extensions;
+pub use status::{RspCode, error_code};
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use pkg_router_macros::pkg_handler;
+
+/// Re-exports for the code `#[pkg_handler]` and `pkg_ids!` generate. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::handler::BoxedHandler;
+    pub use crate::registry::{DeclaredPkgIds, HandlerRegistration};
+    pub use inventory;
+    pub use serde_json::Value;
+
+    /// Compile-time check that a handler argument type is an extractor.
+    pub const fn assert_from_request<T: crate::FromRequest>() {}
+    /// Compile-time check that a handler's return type converts into a response.
+    pub const fn assert_into_response<T: crate::IntoResponse>() {}
+}

@@ -1,0 +1,163 @@
+//! Named package ids: the [`pkg_ids!`](crate::pkg_ids) macro.
+
+/// The largest valid `pkg_id` (`2^31 - 1`, the range of protobuf's `int32`).
+pub const MAX_PKG_ID: u32 = i32::MAX as u32;
+
+/// Declares named package ids, the Rust counterpart of the Python design's `class PkgID(IntEnum)`.
+///
+/// The macro defines a `Copy` enum whose variants carry the numeric ids, plus:
+///
+/// - `PkgID::ALL`: every declared id, in declaration order (for
+///   [`RouterBuilder::require_all`](crate::RouterBuilder::require_all));
+/// - `id()`, `name()`, `from_id(u32)` (all `const fn`) and `From<PkgID> for u32`,
+///   `TryFrom<u32> for PkgID`, `Display` (prints the name);
+/// - a link-time record of the names, so the router's route table and logs show
+///   `CREATE_BOOK` rather than `3`.
+///
+/// Ids must be integer literals in `0..=2^31-1` and unique; both are checked at compile time.
+///
+/// # Examples
+///
+/// ```
+/// pkg_router::pkg_ids! {
+///     /// Package ids of the books API.
+///     pub PkgID {
+///         GET_AUTHORS = 1,
+///         CREATE_BOOK = 3,
+///         BOOK_CREATED = 100,
+///     }
+/// }
+///
+/// assert_eq!(PkgID::CREATE_BOOK.id(), 3);
+/// assert_eq!(PkgID::CREATE_BOOK.name(), "CREATE_BOOK");
+/// assert_eq!(PkgID::from_id(100), Some(PkgID::BOOK_CREATED));
+/// assert_eq!(PkgID::ALL.len(), 3);
+/// assert_eq!(u32::from(PkgID::GET_AUTHORS), 1);
+/// assert_eq!(PkgID::GET_AUTHORS.to_string(), "GET_AUTHORS");
+/// ```
+///
+/// Two names for one id do not compile:
+///
+/// ```compile_fail
+/// pkg_router::pkg_ids! {
+///     pub PkgID { A = 1, B = 1 }
+/// }
+/// ```
+#[macro_export]
+macro_rules! pkg_ids {
+    (
+        $(#[$meta:meta])*
+        $vis:vis $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $value:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[allow(non_camel_case_types)]
+        #[repr(u32)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant = $value, )+
+        }
+
+        #[allow(dead_code)]
+        impl $name {
+            /// Every declared id, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The numeric id sent on the wire.
+            pub const fn id(self) -> u32 {
+                self as u32
+            }
+
+            /// The declared name, e.g. `"CREATE_BOOK"`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => ::core::stringify!($variant), )+
+                }
+            }
+
+            /// The declared id with this number, if any.
+            pub const fn from_id(id: u32) -> ::core::option::Option<Self> {
+                $( if id == $value { return ::core::option::Option::Some($name::$variant); } )+
+                ::core::option::Option::None
+            }
+        }
+
+        impl ::core::convert::From<$name> for u32 {
+            fn from(id: $name) -> u32 {
+                id as u32
+            }
+        }
+
+        impl $crate::IntoPkgId for $name {
+            fn into_pkg_id(self) -> u32 {
+                self as u32
+            }
+        }
+
+        impl ::core::convert::TryFrom<u32> for $name {
+            type Error = u32;
+
+            /// Fails with the number itself when no id of this set has it.
+            fn try_from(id: u32) -> ::core::result::Result<Self, u32> {
+                $name::from_id(id).ok_or(id)
+            }
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        const _: () = {
+            // Range check: ids travel as protobuf int32.
+            $( ::core::assert!(
+                ($value as u64) <= ($crate::MAX_PKG_ID as u64),
+                ::core::concat!("pkg_id of ", ::core::stringify!($variant), " is above 2^31-1"),
+            ); )+
+
+            $crate::__private::inventory::submit! {
+                $crate::__private::DeclaredPkgIds {
+                    set: ::core::stringify!($name),
+                    module: ::core::module_path!(),
+                    ids: &[$( ($value, ::core::stringify!($variant)) ),+],
+                }
+            }
+        };
+    };
+}
+
+/// Anything that names a package id: `u32`, an integer literal, or a [`pkg_ids!`](crate::pkg_ids)
+/// variant (by value or by reference).
+///
+/// Integer types other than `u32` map values outside `0..=u32::MAX` to `u32::MAX`, which is
+/// above [`MAX_PKG_ID`] and so never matches a handler (and fails
+/// [`RouterBuilder::build`](crate::RouterBuilder::build)).
+pub trait IntoPkgId {
+    /// The numeric id.
+    fn into_pkg_id(self) -> u32;
+}
+
+impl IntoPkgId for u32 {
+    fn into_pkg_id(self) -> u32 {
+        self
+    }
+}
+
+macro_rules! impl_into_pkg_id {
+    ($($ty:ty),*) => {$(
+        impl IntoPkgId for $ty {
+            fn into_pkg_id(self) -> u32 {
+                u32::try_from(self).unwrap_or(u32::MAX)
+            }
+        }
+    )*};
+}
+impl_into_pkg_id!(i32, i64, u64, usize, u16, u8);
+
+impl<T: IntoPkgId + Copy> IntoPkgId for &T {
+    fn into_pkg_id(self) -> u32 {
+        (*self).into_pkg_id()
+    }
+}

@@ -1,0 +1,87 @@
+use std::fmt;
+
+/// Where a handler comes from: its path and, when known, the source location that registered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandlerSource {
+    /// `crate::module::fn_name`.
+    pub path: String,
+    /// `file:line` of the `#[pkg_handler]` attribute or the `RouterBuilder::handler` call.
+    pub location: String,
+}
+
+impl fmt::Display for HandlerSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` ({})", self.path, self.location)
+    }
+}
+
+/// Why [`RouterBuilder::build`](crate::RouterBuilder::build) refused to build a router.
+///
+/// These are programming mistakes found at startup, before any client connects.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two handlers claim the same `pkg_id`.
+    #[error("pkg_id {pkg_id}{} has two handlers: {first} and {second}", name_suffix(.name))]
+    DuplicateHandler {
+        /// The contested id.
+        pkg_id: u32,
+        /// Its declared name, if any.
+        name: Option<String>,
+        /// The handler registered first.
+        first: HandlerSource,
+        /// The handler registered second.
+        second: HandlerSource,
+    },
+    /// No handler at all: usually a crate of handlers that the binary never names, so the
+    /// linker dropped it. Add `use my_handlers as _;`, or call
+    /// [`allow_empty`](crate::RouterBuilder::allow_empty).
+    #[error(
+        "no handlers are registered: if your handlers live in another crate, name it (`use my_handlers as _;`) so the linker keeps them, or call RouterBuilder::allow_empty()"
+    )]
+    EmptyRegistry,
+    /// A handler takes `State<T>` but no state of type `T` was given.
+    #[error(
+        "handler {handler} takes State<{type_name}>, but the router has no state of that type: add RouterBuilder::state(..)"
+    )]
+    MissingState {
+        /// The handler.
+        handler: HandlerSource,
+        /// The missing state type.
+        type_name: &'static str,
+    },
+    /// A handler's JSON schema is not a valid schema (or needs a remote document).
+    #[error("the JSON schema of handler {handler} does not compile: {reason}")]
+    InvalidSchema {
+        /// The handler.
+        handler: HandlerSource,
+        /// What the schema compiler said.
+        reason: String,
+    },
+    /// A handler's id is above `2^31-1`.
+    #[error("handler {handler} is registered for pkg_id {pkg_id}, above the maximum 2147483647")]
+    PkgIdOutOfRange {
+        /// The id.
+        pkg_id: u32,
+        /// The handler.
+        handler: HandlerSource,
+    },
+    /// [`require_all`](crate::RouterBuilder::require_all) named ids that have no handler.
+    #[error("no handler for pkg_id(s): {}", list_missing(.missing))]
+    MissingHandlers {
+        /// `(id, declared name)` of each id without a handler.
+        missing: Vec<(u32, Option<String>)>,
+    },
+}
+
+fn name_suffix(name: &Option<String>) -> String {
+    name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+}
+
+fn list_missing(missing: &[(u32, Option<String>)]) -> String {
+    missing
+        .iter()
+        .map(|(id, name)| format!("{id}{}", name_suffix(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,297 @@
+//! The [`Router`]: looks up the handler for a `pkg_id`, checks roles and schema, runs it.
+
+mod build_error;
+mod builder;
+mod route_table;
+mod session;
+
+pub use build_error::{BuildError, HandlerSource};
+pub use builder::{Route, RouterBuilder};
+pub use route_table::{RouteInfo, RouteTable};
+pub use session::Session;
+
+use crate::envelope::{EnvelopeError, RawRequest, RequestModel, ResponseModel};
+use crate::extract::RequestContext;
+use crate::handler::BoxedHandler;
+use crate::schema::CompiledSchema;
+use crate::state::TypeMap;
+use crate::status::{RspCode, error_code};
+use futures_util::FutureExt;
+use serde_json::{Map, Value, json};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+use uuid::Uuid;
+
+/// Routes requests to handlers by `pkg_id`.
+///
+/// Built once with [`Router::builder`]; cheap to clone (shared); every method takes `&self`, so one
+/// router serves all connections concurrently.
+///
+/// Each request goes through the checks of PROTOCOL.md section 4, in this order: envelope ->
+/// handler exists -> roles -> schema -> handler. A handler that panics is answered with
+/// `ERROR`/`internal_error` and the router keeps serving; one that exceeds its timeout with
+/// `ERROR`/`timeout`.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{HandlerError, Principal, RequestModel, Router, RspCode, Session};
+/// use serde_json::{json, Map};
+///
+/// async fn echo(req: RequestModel) -> Result<serde_json::Value, HandlerError> {
+///     Ok(json!(req.data))
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let router = Router::builder().handler(7, echo).build()?;
+/// let session = Session::new(Principal::new("u1", "ann"));
+///
+/// // Frame in, frame out: what a transport does.
+/// let reply = router
+///     .handle_json(&session, br#"{"pkg_id":7,"req_id":"550e8400e29b41d4a716446655440000","data":{"x":1}}"#)
+///     .await;
+/// assert_eq!(reply, r#"{"pkg_id":7,"req_id":"550e8400-e29b-41d4-a716-446655440000","status_code":0,"meta":null,"data":{"x":1}}"#);
+///
+/// // Typed: what tests do.
+/// let response = router.dispatch(&session, RequestModel::new(99u32, Map::new())).await;
+/// assert_eq!(response.status_code, RspCode::Error);
+/// assert_eq!(response.error_body().unwrap().code, "unknown_pkg_id");
+/// # Ok::<(), pkg_router::BuildError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Sorted by id: a binary search beats hashing for the few dozen ids an API has.
+    routes: Vec<(u32, Arc<Endpoint>)>,
+    shared: Arc<Shared>,
+    table: RouteTable,
+}
+
+/// What every request of a router shares: the application state and settings extractors read.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: TypeMap,
+    pub(crate) max_per_page: u32,
+}
+
+/// A handler with everything needed to run it, shared by all the ids it serves.
+#[derive(Debug)]
+struct Endpoint {
+    handler: BoxedHandler,
+    path: Arc<str>,
+    roles: Arc<[String]>,
+    schema: Option<Arc<CompiledSchema>>,
+    timeout: Option<Duration>,
+    name: Option<Arc<str>>,
+}
+
+/// Where a request's `data` comes from.
+enum Payload<'a> {
+    /// Raw JSON text from a frame, parsed only after the role check.
+    Raw(RawRequest<'a>),
+    /// Already parsed (typed dispatch).
+    Parsed(Map<String, Value>),
+}
+
+impl Router {
+    /// Starts building a router.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder::new()
+    }
+
+    /// The route table: one row per declared or handled id, sorted by id.
+    pub fn routes(&self) -> &RouteTable {
+        &self.inner.table
+    }
+
+    /// The JSON schema a handler validates `data` against, if it has one.
+    pub fn schema(&self, pkg_id: u32) -> Option<&Value> {
+        self.endpoint(pkg_id)
+            .and_then(|e| e.schema.as_deref())
+            .map(CompiledSchema::source)
+    }
+
+    /// Whether a handler serves `pkg_id`.
+    pub fn has_handler(&self, pkg_id: u32) -> bool {
+        self.endpoint(pkg_id).is_some()
+    }
+
+    /// Handles one JSON text frame and returns the response's JSON text.
+    ///
+    /// Never fails: a malformed frame is answered with `INVALID_DATA`/`invalid_envelope`
+    /// (echoing whatever ids could be read), as PROTOCOL.md section 4.3 requires.
+    pub async fn handle_json(&self, session: &Session, frame: &[u8]) -> String {
+        let response = match RawRequest::parse(frame) {
+            Ok(raw) => {
+                let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
+                self.run(session, pkg_id, req_id, Payload::Raw(raw)).await
+            }
+            Err(err) => {
+                tracing::debug!(pkg_id = err.pkg_id, req_id = %err.req_id, problem = %err.problem, "invalid envelope");
+                err.to_response()
+            }
+        };
+        response.to_json()
+    }
+
+    /// Dispatches a decoded request.
+    pub async fn dispatch(&self, session: &Session, request: RequestModel) -> ResponseModel {
+        let RequestModel {
+            pkg_id,
+            req_id,
+            data,
+        } = request;
+        self.run(session, pkg_id, req_id, Payload::Parsed(data))
+            .await
+    }
+
+    fn endpoint(&self, pkg_id: u32) -> Option<&Arc<Endpoint>> {
+        let routes = &self.inner.routes;
+        routes
+            .binary_search_by_key(&pkg_id, |(id, _)| *id)
+            .ok()
+            .map(|i| &routes[i].1)
+    }
+
+    async fn run(
+        &self,
+        session: &Session,
+        pkg_id: u32,
+        req_id: Uuid,
+        payload: Payload<'_>,
+    ) -> ResponseModel {
+        let Some(endpoint) = self.endpoint(pkg_id) else {
+            tracing::debug!(pkg_id, %req_id, "unknown pkg_id");
+            return ResponseModel::error(
+                pkg_id,
+                req_id,
+                RspCode::Error,
+                error_code::UNKNOWN_PKG_ID,
+                format!("No handler for pkg_id {pkg_id}"),
+                None,
+            );
+        };
+        let span = tracing::info_span!(
+            "pkg_request",
+            pkg_id,
+            req_id = %req_id,
+            name = endpoint.name.as_deref(),
+            status = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let response = self
+            .run_endpoint(endpoint, session, pkg_id, req_id, payload)
+            .instrument(span.clone())
+            .await;
+        let code = response.status_code.as_u8();
+        span.record("status", code);
+        span.record("duration_us", started.elapsed().as_micros() as u64);
+        response
+    }
+
+    async fn run_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        session: &Session,
+        pkg_id: u32,
+        req_id: Uuid,
+        payload: Payload<'_>,
+    ) -> ResponseModel {
+        // Roles before schema: an unauthorised caller learns nothing about the schema.
+        let principal = session.principal();
+        if !endpoint.roles.iter().all(|role| principal.has_role(role)) {
+            let missing: Vec<&str> = endpoint
+                .roles
+                .iter()
+                .filter(|role| !principal.has_role(role))
+                .map(String::as_str)
+                .collect();
+            tracing::debug!(?missing, "permission denied");
+            return ResponseModel::error(
+                pkg_id,
+                req_id,
+                RspCode::PermissionDenied,
+                error_code::PERMISSION_DENIED,
+                "Permission denied",
+                Some(json!({ "missing_roles": missing })),
+            );
+        }
+        let data = match payload {
+            Payload::Parsed(map) => map,
+            Payload::Raw(raw) => match raw.data() {
+                Ok(map) => map,
+                Err(err) => return invalid_envelope(err),
+            },
+        };
+        let data = Value::Object(data);
+        if let Some(schema) = &endpoint.schema {
+            if let Err(violations) = schema.validate(&data) {
+                tracing::debug!(violations = violations.len(), "validation failed");
+                return crate::HandlerError::Validation(violations).to_response(pkg_id, req_id);
+            }
+        }
+        let ctx = RequestContext {
+            pkg_id,
+            req_id,
+            data,
+            principal: Arc::clone(principal),
+            shared: Arc::clone(&self.inner.shared),
+            extensions: session.extensions().clone(),
+        };
+        // A panic may come from extraction (synchronous) or from the future (asynchronous).
+        let future = match std::panic::catch_unwind(AssertUnwindSafe(|| endpoint.handler.call(ctx)))
+        {
+            Ok(future) => AssertUnwindSafe(future).catch_unwind(),
+            Err(panic) => return panicked(endpoint, pkg_id, req_id, &panic),
+        };
+        let outcome = match endpoint.timeout {
+            None => future.await,
+            Some(limit) => match tokio::time::timeout(limit, future).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::warn!(handler = %endpoint.path, timeout_ms = limit.as_millis() as u64, "handler timed out");
+                    return ResponseModel::error(
+                        pkg_id,
+                        req_id,
+                        RspCode::Error,
+                        error_code::TIMEOUT,
+                        format!("Handler did not finish within {} ms", limit.as_millis()),
+                        None,
+                    );
+                }
+            },
+        };
+        match outcome {
+            Ok(response) => response,
+            Err(panic) => panicked(endpoint, pkg_id, req_id, &panic),
+        }
+    }
+}
+
+fn invalid_envelope(err: EnvelopeError) -> ResponseModel {
+    tracing::debug!(problem = %err.problem, "invalid envelope");
+    err.to_response()
+}
+
+fn panicked(
+    endpoint: &Endpoint,
+    pkg_id: u32,
+    req_id: Uuid,
+    panic: &(dyn std::any::Any + Send),
+) -> ResponseModel {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string panic payload>");
+    tracing::error!(handler = %endpoint.path, panic = message, "handler panicked");
+    crate::HandlerError::internal("handler panicked").to_response(pkg_id, req_id)
+}

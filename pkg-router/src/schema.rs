@@ -1,0 +1,164 @@
+//! JSON-schema validation of `data`: compiled once when the router is built.
+
+use crate::error::Violation;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{PatternOptions, Validator};
+use serde_json::Value;
+use std::fmt;
+
+/// At most this many violations are reported for one request: enough to fix a form, too few
+/// to turn a hostile payload into a huge answer.
+pub const MAX_VIOLATIONS: usize = 32;
+/// Violation messages are cut to this many characters (they may quote the offending value).
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// The JSON schema of `T`, as `#[pkg_handler(schema = T)]` derives it (schemars, draft 2020-12).
+///
+/// # Examples
+///
+/// ```
+/// #[derive(schemars::JsonSchema)]
+/// struct CreateAuthor {
+///     #[schemars(length(min = 1, max = 200))]
+///     name: String,
+/// }
+///
+/// let schema = pkg_router::schema_of::<CreateAuthor>();
+/// assert_eq!(schema["properties"]["name"]["maxLength"], 200);
+/// ```
+pub fn schema_of<T: schemars::JsonSchema>() -> Value {
+    schemars::SchemaGenerator::default()
+        .into_root_schema_for::<T>()
+        .to_value()
+}
+
+/// A compiled schema.
+pub(crate) struct CompiledSchema {
+    validator: Validator,
+    source: Value,
+}
+
+impl CompiledSchema {
+    /// Compiles `source`. Patterns use the linear-time `regex` engine, so no input can make
+    /// validation backtrack; remote `$ref`s are never fetched.
+    pub(crate) fn compile(source: Value) -> Result<Self, String> {
+        let validator = jsonschema::options()
+            .with_pattern_options(PatternOptions::regex())
+            .build(&source)
+            .map_err(|e| e.to_string())?;
+        Ok(Self { validator, source })
+    }
+
+    pub(crate) fn source(&self) -> &Value {
+        &self.source
+    }
+
+    /// Every violation (up to [`MAX_VIOLATIONS`]) of `data`, or `Ok` if it is valid.
+    pub(crate) fn validate(&self, data: &Value) -> Result<(), Vec<Violation>> {
+        if self.validator.is_valid(data) {
+            return Ok(());
+        }
+        let mut violations = Vec::new();
+        for error in self.validator.iter_errors(data).take(MAX_VIOLATIONS) {
+            let path = error.instance_path().as_str();
+            let message = truncate(error.to_string());
+            match error.kind() {
+                // Point at the missing or unexpected property, not at its parent.
+                ValidationErrorKind::Required { property } => {
+                    let name = property.as_str().unwrap_or_default();
+                    violations.push(Violation::new(child(path, name), "is required"));
+                }
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    for name in unexpected {
+                        violations.push(Violation::new(child(path, name), "is not allowed"));
+                    }
+                }
+                _ => violations.push(Violation::new(path, message)),
+            }
+        }
+        violations.truncate(MAX_VIOLATIONS);
+        Err(violations)
+    }
+}
+
+impl fmt::Debug for CompiledSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledSchema")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+fn child(parent: &str, name: &str) -> String {
+    let escaped = name.replace('~', "~0").replace('/', "~1");
+    format!("{parent}/{escaped}")
+}
+
+fn truncate(mut message: String) -> String {
+    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn book_schema() -> CompiledSchema {
+        CompiledSchema::compile(json!({
+            "type": "object",
+            "properties": {
+                "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                "author_id": {"type": "integer", "exclusiveMinimum": 0},
+                "isbn": {"type": "string", "pattern": "^978-\\d{10}$"}
+            },
+            "required": ["title", "author_id"],
+            "additionalProperties": false
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn reports_every_violation_with_its_pointer() {
+        let errors = book_schema()
+            .validate(&json!({"author_id": 0, "isbn": "123", "extra": 1}))
+            .unwrap_err();
+        let mut paths: Vec<_> = errors.iter().map(|v| v.path.as_str()).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["/author_id", "/extra", "/isbn", "/title"]);
+    }
+
+    #[test]
+    fn pattern_digits_are_ascii_only() {
+        // ECMA-262 `\d` is [0-9]; Unicode digits must not pass.
+        let schema = book_schema();
+        assert!(
+            schema
+                .validate(&json!({"title": "t", "author_id": 1, "isbn": "978-0123456789"}))
+                .is_ok()
+        );
+        assert!(
+            schema
+                .validate(&json!({"title": "t", "author_id": 1, "isbn": "978-٠١٢٣٤٥٦٧٨٩"}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn long_messages_are_truncated() {
+        let long = "x".repeat(10_000);
+        let errors = book_schema()
+            .validate(&json!({"title": long, "author_id": 1}))
+            .unwrap_err();
+        assert!(errors[0].message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn remote_refs_are_refused() {
+        let err = CompiledSchema::compile(json!({"$ref": "https://example.com/schema.json"}));
+        assert!(err.is_err());
+    }
+}

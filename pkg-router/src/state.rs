@@ -1,0 +1,88 @@
+//! Type-keyed storage for application state and per-connection extensions.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A map from a type to one value of that type, shared cheaply between requests.
+///
+/// The router keeps application state in one ([`RouterBuilder::state`](crate::RouterBuilder::state),
+/// read by [`State<T>`](crate::State)); a transport keeps per-connection values in another
+/// ([`Extensions`], read by [`Extension<T>`](crate::Extension)).
+#[derive(Clone, Default)]
+pub(crate) struct TypeMap {
+    values: HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>,
+}
+
+impl TypeMap {
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.values.insert(
+            TypeId::of::<T>(),
+            (Arc::new(value), std::any::type_name::<T>()),
+        );
+    }
+
+    pub(crate) fn get<T: 'static>(&self) -> Option<&T> {
+        self.values
+            .get(&TypeId::of::<T>())
+            .and_then(|(value, _)| value.downcast_ref::<T>())
+    }
+
+    pub(crate) fn contains(&self, id: TypeId) -> bool {
+        self.values.contains_key(&id)
+    }
+
+    fn type_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.values.values().map(|(_, name)| *name).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+impl fmt::Debug for TypeMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.type_names()).finish()
+    }
+}
+
+/// Values a transport attaches to every request of one connection (the connection's id, a
+/// handle for sending to it, ...), read by handlers through [`Extension<T>`](crate::Extension).
+///
+/// Cloning is cheap: the map is shared.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::Extensions;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct ConnectionId(u64);
+///
+/// let ext = Extensions::new().with(ConnectionId(7));
+/// assert_eq!(ext.get::<ConnectionId>(), Some(&ConnectionId(7)));
+/// assert_eq!(ext.get::<String>(), None);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Extensions {
+    map: Arc<TypeMap>,
+}
+
+impl Extensions {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the value of type `T`.
+    #[must_use]
+    pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        Arc::make_mut(&mut self.map).insert(value);
+        self
+    }
+
+    /// The value of type `T`, if present.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.map.get::<T>()
+    }
+}
