@@ -137,6 +137,11 @@ impl<'a> RawRequest<'a> {
                 EnvelopeProblem::Json(e.to_string())
             })
         })?;
+        // Serde also reads a struct from `null` or from an array of fields; the protocol wants
+        // an object.
+        if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(EnvelopeError::new(EnvelopeProblem::NotAnObject));
+        }
         let pkg_id = fields.pkg_id.map(|raw| parse_pkg_id(raw.get()));
         let req_id = fields.req_id.map(|raw| parse_req_id(raw.get()));
         let salvage = |problem| EnvelopeError {
@@ -205,9 +210,19 @@ fn parse_req_id(text: &str) -> Option<Uuid> {
     if inner.contains('\\') {
         // Escapes are legal JSON; unescape before parsing.
         let unescaped: String = serde_json::from_str(text).ok()?;
-        return Uuid::try_parse(&unescaped).ok();
+        return parse_uuid(&unescaped);
     }
-    Uuid::try_parse(inner).ok()
+    parse_uuid(inner)
+}
+
+/// Any textual UUID form, in any case (the `uuid` crate wants a lower-case `urn:uuid:`).
+fn parse_uuid(text: &str) -> Option<Uuid> {
+    const URN: &str = "urn:uuid:";
+    let text = match text.get(..URN.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(URN) => &text[URN.len()..],
+        _ => text,
+    };
+    Uuid::try_parse(text).ok()
 }
 
 #[cfg(test)]

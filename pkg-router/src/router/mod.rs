@@ -232,11 +232,11 @@ impl Router {
             },
         };
         let data = Value::Object(data);
-        if let Some(schema) = &endpoint.schema {
-            if let Err(violations) = schema.validate(&data) {
-                tracing::debug!(violations = violations.len(), "validation failed");
-                return crate::HandlerError::Validation(violations).to_response(pkg_id, req_id);
-            }
+        if let Some(schema) = &endpoint.schema
+            && let Err(violations) = schema.validate(&data)
+        {
+            tracing::debug!(violations = violations.len(), "validation failed");
+            return crate::HandlerError::Validation(violations).to_response(pkg_id, req_id);
         }
         let ctx = RequestContext {
             pkg_id,

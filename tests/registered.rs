@@ -1,0 +1,206 @@
+//! Handlers registered at link time with `#[pkg_handler]` and ids declared with `pkg_ids!`.
+
+use pkg_router::testing::{ResponseExt, TestRouter};
+use pkg_router::{
+    BuildError, Data, HandlerError, Principal, RequestModel, ResponseModel, Router, RspCode, State,
+    pkg_handler, pkg_ids,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pkg_ids! {
+    /// The ids of this test API.
+    pub PkgID {
+        GET_AUTHORS = 1,
+        GET_PAGINATED_AUTHORS = 2,
+        CREATE_BOOK = 3,
+        GET_BOOKS = 4,
+        SLOW = 9,
+        BOOK_CREATED = 100,
+    }
+}
+
+#[derive(Clone)]
+struct Library {
+    name: &'static str,
+}
+
+#[derive(Deserialize, Serialize, schemars::JsonSchema)]
+struct CreateBook {
+    #[schemars(length(min = 1, max = 200))]
+    title: String,
+    #[schemars(range(min = 1))]
+    author_id: i64,
+}
+
+/// Envelope style, exactly as in the Python guide.
+#[pkg_handler(id = PkgID::GET_BOOKS, roles = ["view-books"])]
+async fn get_books(request: RequestModel) -> ResponseModel {
+    ResponseModel::success(
+        request.pkg_id,
+        request.req_id,
+        json!([{"id": 1, "title": "Book"}]),
+    )
+}
+
+/// Typed style: schema derived from the argument type.
+#[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], schema = CreateBook)]
+async fn create_book(
+    Data(input): Data<CreateBook>,
+    State(library): State<Library>,
+    caller: Principal,
+) -> Result<Value, HandlerError> {
+    Ok(json!({"title": input.title, "library": library.name, "by": caller.name}))
+}
+
+fn authors_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"filters": {"type": "object", "properties": {"name": {"type": "string"}}}},
+        "additionalProperties": false
+    })
+}
+
+/// One handler for two ids, with a hand-written schema.
+#[pkg_handler(id = [PkgID::GET_AUTHORS, PkgID::GET_PAGINATED_AUTHORS], schema_json = authors_schema())]
+async fn get_authors(req: RequestModel) -> Result<Value, HandlerError> {
+    Ok(json!({"served": req.pkg_id}))
+}
+
+#[pkg_handler(id = PkgID::SLOW, timeout = Duration::from_millis(20))]
+async fn slow() -> Result<(), HandlerError> {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    Ok(())
+}
+
+fn router() -> Router {
+    Router::builder()
+        .state(Library { name: "central" })
+        .with_registered()
+        .require_all_except(PkgID::ALL, [PkgID::BOOK_CREATED])
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn envelope_style_handler_is_registered_with_its_roles() {
+    let client = TestRouter::new(router());
+    client
+        .call(PkgID::GET_BOOKS, json!({}))
+        .await
+        .expect_error("permission_denied");
+    let response = client
+        .with_roles(["view-books"])
+        .call(PkgID::GET_BOOKS, json!({}))
+        .await;
+    assert_eq!(response.expect_ok(), &json!([{"id": 1, "title": "Book"}]));
+}
+
+#[tokio::test]
+async fn typed_handler_gets_validated_data_state_and_principal() {
+    let client = TestRouter::new(router())
+        .as_principal(Principal::new("u1", "ann").with_roles(["create-book"]));
+    let response = client
+        .call(PkgID::CREATE_BOOK, json!({"title": "Dune", "author_id": 1}))
+        .await;
+    assert_eq!(
+        response.expect_ok(),
+        &json!({"title": "Dune", "library": "central", "by": "ann"})
+    );
+    let invalid = client
+        .call(PkgID::CREATE_BOOK, json!({"title": "", "author_id": 0}))
+        .await;
+    assert_eq!(invalid.status_code, RspCode::InvalidData);
+    assert_eq!(
+        invalid
+            .expect_error("validation_error")
+            .details
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn one_handler_serves_a_list_of_ids_with_a_hand_written_schema() {
+    let client = TestRouter::new(router());
+    for id in [PkgID::GET_AUTHORS, PkgID::GET_PAGINATED_AUTHORS] {
+        let response = client
+            .call(id, json!({"filters": {"name": "Le Guin"}}))
+            .await;
+        assert_eq!(response.expect_ok()["served"], id.id());
+    }
+    let body = client
+        .call(PkgID::GET_AUTHORS, json!({"unexpected": true}))
+        .await
+        .expect_error("validation_error");
+    assert_eq!(body.details.unwrap()[0]["path"], "/unexpected");
+}
+
+#[tokio::test]
+async fn per_handler_timeout_from_the_attribute_applies() {
+    TestRouter::new(router())
+        .call(PkgID::SLOW, json!({}))
+        .await
+        .expect_error("timeout");
+}
+
+#[test]
+fn route_table_shows_declared_names_and_ids_without_handlers() {
+    let router = router();
+    let table = router.routes();
+    assert_eq!(table.len(), PkgID::ALL.len());
+    let row = table.get(3).unwrap();
+    assert_eq!(row.name.as_deref(), Some("CREATE_BOOK"));
+    assert_eq!(row.handler.as_deref(), Some("registered::create_book"));
+    assert!(
+        row.location
+            .as_deref()
+            .unwrap()
+            .starts_with("tests/registered.rs:")
+    );
+    let pushed = table.get(100).unwrap();
+    assert_eq!(pushed.name.as_deref(), Some("BOOK_CREATED"));
+    assert!(pushed.handler.is_none());
+    let text = table.to_string();
+    assert!(
+        text.contains("BOOK_CREATED") && text.contains("(no handler)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_state_for_a_registered_handler_is_a_build_error() {
+    let err = Router::builder().with_registered().build().unwrap_err();
+    let BuildError::MissingState { handler, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(handler.path, "registered::create_book");
+    assert!(handler.location.starts_with("tests/registered.rs:"));
+}
+
+#[test]
+fn require_all_names_missing_declared_ids() {
+    let err = Router::builder()
+        .state(Library { name: "x" })
+        .with_registered()
+        .require_all(PkgID::ALL)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no handler for pkg_id(s): 100 (BOOK_CREATED)"
+    );
+}
+
+#[test]
+fn pkg_ids_read_like_an_int_enum() {
+    assert_eq!(PkgID::CREATE_BOOK.id(), 3);
+    assert_eq!(PkgID::CREATE_BOOK.to_string(), "CREATE_BOOK");
+    assert_eq!(PkgID::try_from(4), Ok(PkgID::GET_BOOKS));
+    assert_eq!(PkgID::try_from(5), Err(5));
+    assert_eq!(PkgID::ALL.first(), Some(&PkgID::GET_AUTHORS));
+}

@@ -1,0 +1,606 @@
+//! The dispatch pipeline (PROTOCOL.md section 4) and the router builder, over the public API.
+
+use pkg_router::testing::{ResponseExt, TestRouter, principal, request};
+use pkg_router::{
+    BuildError, Data, HandlerError, PageMeta, PageParams, Paginated, Principal, RequestIds,
+    RequestModel, ResponseModel, Route, Router, RspCode, Session, State,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
+struct CreateBook {
+    #[schemars(length(min = 1, max = 200))]
+    title: String,
+    #[schemars(range(min = 1))]
+    author_id: i64,
+    #[schemars(regex(pattern = r"^978-\d{10}$"))]
+    isbn: Option<String>,
+}
+
+async fn create_book(Data(input): Data<CreateBook>) -> Result<CreateBook, HandlerError> {
+    Ok(input)
+}
+
+async fn public_ping() -> Result<&'static str, HandlerError> {
+    Ok("pong")
+}
+
+async fn delete_book(req: RequestModel) -> ResponseModel {
+    ResponseModel::success(
+        req.pkg_id,
+        req.req_id,
+        json!({"message": "Book deleted successfully"}),
+    )
+}
+
+fn books_router() -> Router {
+    Router::builder()
+        .route(
+            Route::new(3, create_book)
+                .roles(["create-book"])
+                .schema::<CreateBook>(),
+        )
+        .route(Route::new(6, delete_book).roles(["delete-book", "admin"]))
+        .handler(8, public_ping)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn public_handler_accepts_anonymous_callers() {
+    let client = TestRouter::new(books_router());
+    assert_eq!(client.call(8, json!({})).await.expect_ok(), "pong");
+}
+
+#[tokio::test]
+async fn anonymous_caller_is_denied_a_protected_handler() {
+    let client = TestRouter::new(books_router());
+    let response = client.call(6, json!({"id": 1})).await;
+    assert_eq!(response.status_code, RspCode::PermissionDenied);
+    let body = response.expect_error("permission_denied");
+    assert_eq!(
+        body.details,
+        Some(json!({"missing_roles": ["delete-book", "admin"]}))
+    );
+}
+
+#[tokio::test]
+async fn denies_when_one_of_two_roles_is_missing() {
+    let client = TestRouter::new(books_router()).with_roles(["delete-book"]);
+    let body = client
+        .call(6, json!({"id": 1}))
+        .await
+        .expect_error("permission_denied");
+    assert_eq!(body.details, Some(json!({"missing_roles": ["admin"]})));
+}
+
+#[tokio::test]
+async fn allows_when_all_roles_are_held() {
+    let client = TestRouter::new(books_router()).with_roles(["admin", "delete-book", "other"]);
+    let response = client.call(6, json!({"id": 1})).await;
+    assert_eq!(response.expect_ok()["message"], "Book deleted successfully");
+}
+
+#[tokio::test]
+async fn roles_are_checked_before_the_schema() {
+    // Invalid data from an unauthorised caller: the answer must not reveal the schema.
+    let client = TestRouter::new(books_router()).with_roles(["view-books"]);
+    let response = client.call(3, json!({"title": 5})).await;
+    assert_eq!(response.status_code, RspCode::PermissionDenied);
+}
+
+#[tokio::test]
+async fn schema_violations_are_all_reported_with_pointers() {
+    let client = TestRouter::new(books_router()).with_roles(["create-book"]);
+    let response = client
+        .call(3, json!({"title": "", "author_id": 0, "isbn": "123"}))
+        .await;
+    assert_eq!(response.status_code, RspCode::InvalidData);
+    let body = response.expect_error("validation_error");
+    let mut paths: Vec<String> = body
+        .details
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap().to_owned())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/author_id", "/isbn", "/title"]);
+}
+
+#[tokio::test]
+async fn missing_required_field_is_reported_at_the_field() {
+    let client = TestRouter::new(books_router()).with_roles(["create-book"]);
+    let body = client
+        .call(3, json!({"author_id": 1}))
+        .await
+        .expect_error("validation_error");
+    assert_eq!(
+        body.details,
+        Some(json!([{"path": "/title", "message": "is required"}]))
+    );
+    // The Python guide's test checks the message mentions the field.
+    assert!(body.msg.to_lowercase().contains("title"));
+}
+
+#[tokio::test]
+async fn valid_data_reaches_the_typed_handler() {
+    let client = TestRouter::new(books_router()).with_roles(["create-book"]);
+    let response = client
+        .call(
+            3,
+            json!({"title": "Dune", "author_id": 1, "isbn": "978-0441013593"}),
+        )
+        .await;
+    assert_eq!(
+        response.expect_ok(),
+        &json!({"title": "Dune", "author_id": 1, "isbn": "978-0441013593"})
+    );
+}
+
+#[tokio::test]
+async fn data_that_does_not_deserialize_is_a_validation_error_without_a_schema() {
+    #[derive(Deserialize)]
+    struct Input {
+        #[allow(dead_code)]
+        count: u8,
+    }
+    async fn handler(Data(_): Data<Input>) -> Result<(), HandlerError> {
+        Ok(())
+    }
+    let client = TestRouter::with_handler(1, handler);
+    let body = client
+        .call(1, json!({"count": 300}))
+        .await
+        .expect_error("validation_error");
+    assert_eq!(body.details.unwrap()[0]["path"], "/count");
+    let body = client
+        .call(1, json!({}))
+        .await
+        .expect_error("validation_error");
+    assert_eq!(body.details.unwrap()[0]["path"], "/count");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_becomes_internal_error_and_the_router_keeps_serving() {
+    async fn boom() -> Result<(), HandlerError> {
+        panic!("secret database password in panic message");
+    }
+    let router = Router::builder()
+        .handler(1, boom)
+        .handler(2, public_ping)
+        .build()
+        .unwrap();
+    let client = TestRouter::new(router);
+    let response = client.call(1, json!({})).await;
+    assert_eq!(response.status_code, RspCode::Error);
+    let body = response.expect_error("internal_error");
+    assert_eq!(body.msg, "Internal error");
+    assert!(!response.data.to_string().contains("secret"));
+    assert_eq!(client.call(2, json!({})).await.expect_ok(), "pong");
+}
+
+#[tokio::test]
+async fn an_internal_error_does_not_leak_its_cause() {
+    async fn fails() -> Result<(), HandlerError> {
+        Err(HandlerError::internal(std::io::Error::other(
+            "connection string postgres://u:p@h",
+        )))
+    }
+    let client = TestRouter::with_handler(1, fails);
+    let response = client.call(1, json!({})).await;
+    assert_eq!(
+        response.expect_error("internal_error").msg,
+        "Internal error"
+    );
+    assert!(!response.data.to_string().contains("postgres"));
+}
+
+#[tokio::test]
+async fn a_slow_handler_times_out() {
+    async fn slow() -> Result<(), HandlerError> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    }
+    let router = Router::builder()
+        .route(Route::new(1, slow).timeout(Duration::from_millis(20)))
+        .build()
+        .unwrap();
+    let response = TestRouter::new(router).call(1, json!({})).await;
+    assert_eq!(response.status_code, RspCode::Error);
+    assert_eq!(response.expect_error("timeout").code, "timeout");
+}
+
+#[tokio::test]
+async fn the_default_timeout_applies_to_handlers_without_their_own() {
+    async fn slow() -> Result<(), HandlerError> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    }
+    let router = Router::builder()
+        .handler(1, slow)
+        .route(Route::new(2, slow).timeout(Duration::from_secs(60)))
+        .timeout(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let client = TestRouter::new(router);
+    client.call(1, json!({})).await.expect_error("timeout");
+    // Handler 2's own, longer timeout wins: it is still running when we give up on it.
+    let outcome = tokio::time::timeout(Duration::from_millis(100), client.call(2, json!({}))).await;
+    assert!(outcome.is_err());
+}
+
+#[tokio::test]
+async fn handler_errors_map_to_status_and_code() {
+    async fn fail(Data(kind): Data<Value>) -> Result<(), HandlerError> {
+        Err(match kind["kind"].as_str().unwrap_or_default() {
+            "not_found" => HandlerError::not_found("Book 7 not found"),
+            "conflict" => HandlerError::conflict("ISBN already used"),
+            "denied" => HandlerError::permission_denied("not your book"),
+            "invalid" => HandlerError::invalid_field("/author_id", "author 9 does not exist"),
+            _ => HandlerError::custom(RspCode::Error, "quota_exceeded", "Too many books")
+                .with_details(json!({"limit": 10})),
+        })
+    }
+    let client = TestRouter::with_handler(1, fail);
+    let cases = [
+        (
+            "not_found",
+            RspCode::Error,
+            "not_found",
+            "Book 7 not found",
+            Value::Null,
+        ),
+        (
+            "conflict",
+            RspCode::InvalidData,
+            "conflict",
+            "ISBN already used",
+            Value::Null,
+        ),
+        (
+            "denied",
+            RspCode::PermissionDenied,
+            "permission_denied",
+            "not your book",
+            Value::Null,
+        ),
+        (
+            "invalid",
+            RspCode::InvalidData,
+            "validation_error",
+            "Validation failed: /author_id: author 9 does not exist",
+            json!([{"path": "/author_id", "message": "author 9 does not exist"}]),
+        ),
+        (
+            "custom",
+            RspCode::Error,
+            "quota_exceeded",
+            "Too many books",
+            json!({"limit": 10}),
+        ),
+    ];
+    for (kind, status, code, msg, details) in cases {
+        let response = client.call(1, json!({"kind": kind})).await;
+        assert_eq!(response.status_code, status, "{kind}");
+        assert_eq!(
+            response.data,
+            json!({"code": code, "msg": msg, "details": details}),
+            "{kind}"
+        );
+    }
+}
+
+#[derive(Debug)]
+enum BooksError {
+    UnknownAuthor(i64),
+}
+
+impl From<BooksError> for HandlerError {
+    fn from(err: BooksError) -> Self {
+        match err {
+            BooksError::UnknownAuthor(id) => {
+                HandlerError::invalid_field("/author_id", format!("author {id} does not exist"))
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn domain_errors_convert_with_question_mark() {
+    async fn create(Data(input): Data<Value>) -> Result<Value, BooksError> {
+        let id = input["author_id"].as_i64().unwrap_or_default();
+        let found = (id == 1).then_some(json!({"author_id": id}));
+        found.ok_or(BooksError::UnknownAuthor(id))
+    }
+    let client = TestRouter::with_handler(1, create);
+    assert!(client.call(1, json!({"author_id": 1})).await.is_ok());
+    let body = client
+        .call(1, json!({"author_id": 9}))
+        .await
+        .expect_error("validation_error");
+    assert_eq!(
+        body.details.unwrap()[0]["message"],
+        "author 9 does not exist"
+    );
+}
+
+#[tokio::test]
+async fn paginated_results_fill_meta() {
+    async fn list(page: PageParams) -> Result<Paginated<u32>, HandlerError> {
+        let items: Vec<u32> = (1..=45).collect();
+        let start = page.offset() as usize;
+        let slice = items
+            .iter()
+            .copied()
+            .skip(start)
+            .take(page.per_page as usize)
+            .collect();
+        Ok(Paginated::new(
+            slice,
+            PageMeta::offset(page.page, page.per_page, 45),
+        ))
+    }
+    let router = Router::builder()
+        .handler(4, list)
+        .max_per_page(30)
+        .build()
+        .unwrap();
+    let client = TestRouter::new(router);
+    let response = client.call(4, json!({"page": 3, "per_page": 20})).await;
+    assert_eq!(response.expect_ok(), &json!([41, 42, 43, 44, 45]));
+    let meta = response.meta.unwrap();
+    assert_eq!(
+        (
+            meta.page,
+            meta.per_page,
+            meta.total,
+            meta.pages,
+            meta.has_more
+        ),
+        (3, 20, 45, 3, false)
+    );
+
+    let defaults = client.call(4, json!({})).await;
+    assert_eq!(defaults.meta.unwrap().per_page, 20);
+
+    let body = client
+        .call(4, json!({"page": 0, "per_page": 31}))
+        .await
+        .expect_error("validation_error");
+    let paths: Vec<&str> = body
+        .details
+        .as_ref()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/page", "/per_page"]);
+}
+
+#[tokio::test]
+async fn envelope_style_handlers_control_the_whole_response() {
+    async fn custom(req: RequestModel) -> ResponseModel {
+        ResponseModel::err_msg(req.pkg_id, req.req_id, "Book not found", RspCode::Error)
+    }
+    let client = TestRouter::with_handler(5, custom);
+    let req = request(5, json!({"id": 999}));
+    let req_id = req.req_id;
+    let response = client.send(req).await;
+    assert_eq!(response.req_id, req_id);
+    assert_eq!(response.expect_error("error").msg, "Book not found");
+}
+
+#[tokio::test]
+async fn extractors_see_the_caller_ids_and_state() {
+    #[derive(Clone)]
+    struct Counter(Arc<AtomicUsize>);
+    async fn whoami(
+        ids: RequestIds,
+        caller: Principal,
+        State(counter): State<Counter>,
+    ) -> Result<Value, HandlerError> {
+        let n = counter.0.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(json!({"pkg_id": ids.pkg_id, "req_id": ids.req_id, "user": caller.name, "n": n}))
+    }
+    let counter = Counter(Arc::new(AtomicUsize::new(0)));
+    let router = Router::builder()
+        .state(counter.clone())
+        .route(Route::new(10, whoami).also(11u32))
+        .build()
+        .unwrap();
+    let client = TestRouter::new(router).as_principal(Principal::new("u1", "ann"));
+    let req = request(11, json!({}));
+    let req_id = req.req_id;
+    let data = client.send(req).await.expect_ok().clone();
+    assert_eq!(
+        data,
+        json!({"pkg_id": 11, "req_id": req_id, "user": "ann", "n": 1})
+    );
+    client.call(10, json!({})).await.expect_ok();
+    assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn many_concurrent_requests_each_get_their_own_answer() {
+    async fn echo(req: RequestModel) -> Result<Value, HandlerError> {
+        tokio::task::yield_now().await;
+        Ok(json!(req.data["n"]))
+    }
+    let router = Router::builder().handler(1, echo).build().unwrap();
+    let session = Session::new(principal(["x"]));
+    let mut tasks = Vec::new();
+    for n in 0..1_000 {
+        let (router, session) = (router.clone(), session.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = request(1, json!({"n": n}));
+            let req_id = req.req_id;
+            let response = router.dispatch(&session, req).await;
+            assert_eq!(response.req_id, req_id);
+            assert_eq!(response.data, json!(n));
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+#[test]
+fn duplicate_ids_name_both_handlers() {
+    let err = Router::builder()
+        .handler(3, create_book)
+        .handler(3, public_ping)
+        .build()
+        .unwrap_err();
+    let BuildError::DuplicateHandler {
+        pkg_id,
+        first,
+        second,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*pkg_id, 3);
+    assert!(first.path.ends_with("create_book"), "{first}");
+    assert!(second.path.ends_with("public_ping"), "{second}");
+    assert!(first.location.starts_with("tests/router.rs:"), "{first}");
+    let text = err.to_string();
+    assert!(
+        text.contains("create_book") && text.contains("public_ping"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_empty_router_is_refused_unless_allowed() {
+    let err = Router::builder().build().unwrap_err();
+    assert!(matches!(err, BuildError::EmptyRegistry));
+    assert!(err.to_string().contains("use my_handlers as _;"));
+    assert!(Router::builder().allow_empty().build().is_ok());
+}
+
+#[test]
+fn a_handler_needing_missing_state_is_refused() {
+    #[derive(Clone)]
+    struct Db;
+    async fn needs_db(State(_db): State<Db>) -> Result<(), HandlerError> {
+        Ok(())
+    }
+    let err = Router::builder().handler(1, needs_db).build().unwrap_err();
+    let BuildError::MissingState { handler, type_name } = &err else {
+        panic!("{err}");
+    };
+    assert!(type_name.ends_with("Db"), "{type_name}");
+    assert!(handler.path.ends_with("needs_db"));
+    assert!(
+        Router::builder()
+            .state(Db)
+            .handler(1, needs_db)
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_schema_that_does_not_compile_is_refused() {
+    let err = Router::builder()
+        .route(Route::new(1, public_ping).json_schema(json!({"type": "no-such-type"})))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::InvalidSchema { .. }), "{err}");
+}
+
+#[test]
+fn a_remote_schema_reference_is_refused() {
+    let err = Router::builder()
+        .route(
+            Route::new(1, public_ping).json_schema(json!({"$ref": "https://example.com/s.json"})),
+        )
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::InvalidSchema { .. }), "{err}");
+}
+
+#[test]
+fn ids_above_the_protocol_range_are_refused() {
+    let err = Router::builder()
+        .handler(2_147_483_648u32, public_ping)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BuildError::PkgIdOutOfRange {
+                pkg_id: 2_147_483_648,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn require_all_lists_every_missing_id() {
+    let err = Router::builder()
+        .handler(1, public_ping)
+        .require_all_except([1u32, 2, 3, 100], [100u32])
+        .build()
+        .unwrap_err();
+    let BuildError::MissingHandlers { missing } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        missing.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [2, 3]
+    );
+}
+
+#[test]
+fn route_table_lists_roles_schema_and_source() {
+    let router = books_router();
+    let row = router.routes().get(3).unwrap();
+    assert_eq!(row.roles, ["create-book"]);
+    assert!(row.has_schema);
+    assert!(row.handler.as_deref().unwrap().ends_with("create_book"));
+    assert!(
+        row.location
+            .as_deref()
+            .unwrap()
+            .starts_with("tests/router.rs:")
+    );
+    let table = router.routes().to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(lines[2].contains("delete-book + admin"), "{table}");
+    assert!(lines[3].contains("public"), "{table}");
+    assert!(router.schema(3).is_some() && router.schema(8).is_none());
+}
+
+#[tokio::test]
+async fn state_is_shared_not_copied_between_requests() {
+    async fn bump(State(hits): State<Arc<AtomicUsize>>) -> Result<usize, HandlerError> {
+        Ok(hits.fetch_add(1, Ordering::SeqCst))
+    }
+    let hits = Arc::new(AtomicUsize::new(0));
+    let router = Router::builder()
+        .state(Arc::clone(&hits))
+        .handler(1, bump)
+        .build()
+        .unwrap();
+    let client = TestRouter::new(router);
+    for expected in 0..3 {
+        assert_eq!(
+            client.call(1, json!({})).await.expect_ok(),
+            &json!(expected)
+        );
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
