@@ -1,1 +1,130 @@
-fn main() {}
+//! Frame-in/frame-out dispatch of a CREATE_BOOK-like request, next to two baselines measured in
+//! the same run:
+//!
+//! - `a_serde`: parse the envelope with serde_json, serialize a response (no routing at all);
+//! - `b_serde_jsonschema`: (a) plus validating `data` with a jsonschema validator compiled once;
+//! - `envelope_handler`: the full router pipeline with an `async fn(RequestModel) -> ResponseModel`;
+//! - `typed_handler`: the full pipeline with `Data<CreateBook>` and a `Result<Book, _>` return.
+//!
+//! Run with `cargo bench --bench dispatch`. Compare ratios, not absolute times: this machine is
+//! shared and noisy.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures_util::FutureExt;
+use pkg_router::{
+    Data, HandlerError, Principal, RequestModel, ResponseModel, Route, Router, RspCode, Session,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::hint::black_box;
+use uuid::Uuid;
+
+const FRAME: &str = r#"{"pkg_id":3,"req_id":"550e8400-e29b-41d4-a716-446655440000","data":{"title":"The Pragmatic Programmer","author_id":1,"isbn":"978-0135957059"}}"#;
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct CreateBook {
+    #[schemars(length(min = 1, max = 200))]
+    title: String,
+    #[schemars(range(min = 1))]
+    author_id: i64,
+    #[schemars(regex(pattern = r"^978-\d{10}$"))]
+    isbn: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Book {
+    id: i64,
+    title: String,
+    author_id: i64,
+    isbn: Option<String>,
+}
+
+async fn create_book_envelope(req: RequestModel) -> ResponseModel {
+    ResponseModel::success(req.pkg_id, req.req_id, Value::Object(req.data))
+}
+
+async fn create_book_typed(Data(input): Data<CreateBook>) -> Result<Book, HandlerError> {
+    Ok(Book {
+        id: 1,
+        title: input.title,
+        author_id: input.author_id,
+        isbn: input.isbn,
+    })
+}
+
+/// What a hand-written server without a router does: the floor.
+#[derive(Deserialize)]
+struct PlainRequest {
+    pkg_id: u32,
+    req_id: Uuid,
+    #[serde(default)]
+    data: Value,
+}
+
+#[derive(Serialize)]
+struct PlainResponse<'a> {
+    pkg_id: u32,
+    req_id: &'a Uuid,
+    status_code: RspCode,
+    meta: Option<()>,
+    data: &'a Value,
+}
+
+fn plain(frame: &str, validator: Option<&jsonschema::Validator>) -> String {
+    let request: PlainRequest = serde_json::from_str(frame).unwrap();
+    if let Some(validator) = validator {
+        assert!(validator.is_valid(&request.data));
+    }
+    serde_json::to_string(&PlainResponse {
+        pkg_id: request.pkg_id,
+        req_id: &request.req_id,
+        status_code: RspCode::Ok,
+        meta: None,
+        data: &request.data,
+    })
+    .unwrap()
+}
+
+fn dispatch(c: &mut Criterion) {
+    let schema = pkg_router::schema_of::<CreateBook>();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let envelope_router = Router::builder()
+        .route(
+            Route::new(3, create_book_envelope)
+                .roles(["create-book"])
+                .schema::<CreateBook>(),
+        )
+        .build()
+        .unwrap();
+    let typed_router = Router::builder()
+        .route(
+            Route::new(3, create_book_typed)
+                .roles(["create-book"])
+                .schema::<CreateBook>(),
+        )
+        .build()
+        .unwrap();
+    let session = Session::new(Principal::new("u1", "ann").with_roles(["create-book"]));
+
+    // The handlers finish in one poll, so no executor is measured.
+    let run = |router: &Router| {
+        router
+            .handle_json(&session, black_box(FRAME))
+            .now_or_never()
+            .unwrap()
+    };
+    assert!(run(&envelope_router).contains(r#""status_code":0"#));
+    assert!(run(&typed_router).contains(r#""status_code":0"#));
+
+    let mut group = c.benchmark_group("dispatch");
+    group.bench_function("a_serde", |b| b.iter(|| plain(black_box(FRAME), None)));
+    group.bench_function("b_serde_jsonschema", |b| {
+        b.iter(|| plain(black_box(FRAME), Some(&validator)))
+    });
+    group.bench_function("envelope_handler", |b| b.iter(|| run(&envelope_router)));
+    group.bench_function("typed_handler", |b| b.iter(|| run(&typed_router)));
+    group.finish();
+}
+
+criterion_group!(benches, dispatch);
+criterion_main!(benches);

@@ -1,17 +1,17 @@
 //! The [`Handler`] trait: any `async fn` whose arguments are extractors and whose output
 //! converts into a response.
 
-use crate::envelope::ResponseModel;
 use crate::extract::{FromRequest, HandlerNeeds, RequestContext};
 use crate::into_response::IntoResponse;
+use crate::reply::Reply;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// A boxed response future.
-pub type BoxFuture = Pin<Box<dyn Future<Output = ResponseModel> + Send + 'static>>;
+/// A boxed reply future.
+pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 
 /// An async function usable as a handler.
 ///
@@ -41,7 +41,7 @@ where
     fn call(&self, ctx: RequestContext) -> BoxFuture {
         let (pkg_id, req_id) = (ctx.pkg_id, ctx.req_id);
         let future = self();
-        Box::pin(async move { future.await.into_response(pkg_id, req_id) })
+        Box::pin(async move { future.await.into_reply(pkg_id, req_id) })
     }
 
     fn declare(_needs: &mut HandlerNeeds) {}
@@ -63,15 +63,15 @@ macro_rules! impl_handler {
                 $(
                     let $head = match $head::from_request(&ctx) {
                         Ok(value) => value,
-                        Err(err) => return ready(err.into_response(pkg_id, req_id)),
+                        Err(err) => return ready(err.into_reply(pkg_id, req_id)),
                     };
                 )*
                 let $last = match $last::from_request_owned(ctx) {
                     Ok(value) => value,
-                    Err(err) => return ready(err.into_response(pkg_id, req_id)),
+                    Err(err) => return ready(err.into_reply(pkg_id, req_id)),
                 };
                 let future = self($($head,)* $last);
-                Box::pin(async move { future.await.into_response(pkg_id, req_id) })
+                Box::pin(async move { future.await.into_reply(pkg_id, req_id) })
             }
 
             fn declare(needs: &mut HandlerNeeds) {
@@ -95,8 +95,8 @@ impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8, A9; A10);
 impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10; A11);
 impl_handler!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11; A12);
 
-fn ready(response: ResponseModel) -> BoxFuture {
-    Box::pin(std::future::ready(response))
+fn ready(reply: Reply) -> BoxFuture {
+    Box::pin(std::future::ready(reply))
 }
 
 /// A handler with its argument types erased, as the router stores it.

@@ -12,6 +12,7 @@ mod pagination;
 mod pkg_id;
 mod principal;
 mod registry;
+mod reply;
 mod router;
 mod schema;
 mod state;
@@ -28,6 +29,7 @@ pub use into_response::IntoResponse;
 pub use pagination::{DEFAULT_MAX_PER_PAGE, DEFAULT_PER_PAGE, PageMeta, PageParams, Paginated};
 pub use pkg_id::{IntoPkgId, MAX_PKG_ID};
 pub use principal::Principal;
+pub use reply::Reply;
 pub use router::{
     BuildError, HandlerSource, Route, RouteInfo, RouteTable, Router, RouterBuilder, Session,
 };

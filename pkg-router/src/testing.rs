@@ -145,7 +145,7 @@ impl TestRouter {
     /// # Panics
     ///
     /// If the router's answer is not a valid response (a bug in pkg-router).
-    pub async fn send_frame(&self, frame: &[u8]) -> ResponseModel {
+    pub async fn send_frame(&self, frame: &str) -> ResponseModel {
         let text = self.router.handle_json(&self.session, frame).await;
         match serde_json::from_str(&text) {
             Ok(response) => response,

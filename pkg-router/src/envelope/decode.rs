@@ -57,7 +57,7 @@ impl fmt::Display for EnvelopeProblem {
 /// use pkg_router::{EnvelopeProblem, RequestModel, RspCode};
 ///
 /// let err = RequestModel::from_json(
-///     br#"{"pkg_id": "3", "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#,
+///     r#"{"pkg_id": "3", "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#,
 /// )
 /// .unwrap_err();
 /// assert_eq!(err.problem, EnvelopeProblem::InvalidPkgId);
@@ -129,8 +129,8 @@ pub(crate) struct RawRequest<'a> {
 }
 
 impl<'a> RawRequest<'a> {
-    pub(crate) fn parse(frame: &'a [u8]) -> Result<Self, EnvelopeError> {
-        let fields: Fields<'a> = serde_json::from_slice(frame).map_err(|e| {
+    pub(crate) fn parse(frame: &'a str) -> Result<Self, EnvelopeError> {
+        let fields: Fields<'a> = serde_json::from_str(frame).map_err(|e| {
             EnvelopeError::new(if e.is_data() {
                 EnvelopeProblem::NotAnObject
             } else {
@@ -139,7 +139,7 @@ impl<'a> RawRequest<'a> {
         })?;
         // Serde also reads a struct from `null` or from an array of fields; the protocol wants
         // an object.
-        if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        if !frame.trim_start().starts_with('{') {
             return Err(EnvelopeError::new(EnvelopeProblem::NotAnObject));
         }
         let pkg_id = fields.pkg_id.map(|raw| parse_pkg_id(raw.get()));

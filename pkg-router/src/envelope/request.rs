@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// use pkg_router::RequestModel;
 ///
 /// let req = RequestModel::from_json(
-///     br#"{"pkg_id": 3, "req_id": "{550E8400-E29B-41D4-A716-446655440000}", "data": {"title": "Dune"}}"#,
+///     r#"{"pkg_id": 3, "req_id": "{550E8400-E29B-41D4-A716-446655440000}", "data": {"title": "Dune"}}"#,
 /// )?;
 /// assert_eq!(req.pkg_id, 3);
 /// assert_eq!(req.req_id.to_string(), "550e8400-e29b-41d4-a716-446655440000");
@@ -50,7 +50,7 @@ impl RequestModel {
     /// [`EnvelopeError`] when the frame is not valid JSON, not an object, or has a missing or
     /// invalid `pkg_id`, `req_id` or `data`. The error carries whatever `pkg_id` and `req_id`
     /// could be salvaged, so the answer can still be correlated.
-    pub fn from_json(frame: &[u8]) -> Result<Self, EnvelopeError> {
+    pub fn from_json(frame: &str) -> Result<Self, EnvelopeError> {
         RawRequest::parse(frame)?.into_request()
     }
 

@@ -165,23 +165,24 @@ impl ResponseModel {
 
     /// The wire text.
     pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(128);
-        self.write_json(&mut out);
-        // serde_json only writes UTF-8.
-        String::from_utf8(out).unwrap_or_default()
+        // Plain `Value`s and derived structs always serialize.
+        serde_json::to_string(&self.wire()).unwrap_or_default()
     }
 
     /// Appends the wire text to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let wire = Wire {
+        // Writing plain `Value`s and derived structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, &self.wire());
+    }
+
+    fn wire(&self) -> Wire<'_> {
+        Wire {
             pkg_id: self.pkg_id,
             req_id: &self.req_id,
             status_code: self.status_code,
             meta: &self.meta,
             data: &self.data,
-        };
-        // Writing plain `Value`s and derived structs into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, &wire);
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 use super::{FromRequest, RequestContext};
 use crate::error::{HandlerError, Violation};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 /// The request's `data`, deserialized into `T`.
 ///
@@ -42,15 +41,13 @@ pub struct Data<T>(pub T);
 
 impl<T: DeserializeOwned + Send> FromRequest for Data<T> {
     fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
-        serde_path_to_error::deserialize(&ctx.data)
-            .map(Data)
-            .map_err(into_validation_error)
-    }
-
-    fn from_request_owned(ctx: RequestContext) -> Result<Self, HandlerError> {
-        serde_path_to_error::deserialize(Value::Object(ctx.take_data()))
-            .map(Data)
-            .map_err(into_validation_error)
+        // Fast path without path tracking; on failure, deserialize again to locate the error.
+        T::deserialize(&ctx.data).map(Data).map_err(|_| {
+            match serde_path_to_error::deserialize::<_, T>(&ctx.data) {
+                Err(err) => into_validation_error(err),
+                Ok(_) => HandlerError::invalid_field("", "data does not match the expected type"),
+            }
+        })
     }
 }
 

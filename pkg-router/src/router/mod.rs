@@ -13,6 +13,7 @@ pub use session::Session;
 use crate::envelope::{EnvelopeError, RawRequest, RequestModel, ResponseModel};
 use crate::extract::RequestContext;
 use crate::handler::BoxedHandler;
+use crate::reply::Reply;
 use crate::schema::CompiledSchema;
 use crate::state::TypeMap;
 use crate::status::{RspCode, error_code};
@@ -50,7 +51,7 @@ use uuid::Uuid;
 ///
 /// // Frame in, frame out: what a transport does.
 /// let reply = router
-///     .handle_json(&session, br#"{"pkg_id":7,"req_id":"550e8400e29b41d4a716446655440000","data":{"x":1}}"#)
+///     .handle_json(&session, r#"{"pkg_id":7,"req_id":"550e8400e29b41d4a716446655440000","data":{"x":1}}"#)
 ///     .await;
 /// assert_eq!(reply, r#"{"pkg_id":7,"req_id":"550e8400-e29b-41d4-a716-446655440000","status_code":0,"meta":null,"data":{"x":1}}"#);
 ///
@@ -127,18 +128,16 @@ impl Router {
     ///
     /// Never fails: a malformed frame is answered with `INVALID_DATA`/`invalid_envelope`
     /// (echoing whatever ids could be read), as PROTOCOL.md section 4.3 requires.
-    pub async fn handle_json(&self, session: &Session, frame: &[u8]) -> String {
-        let response = match RawRequest::parse(frame) {
+    pub async fn handle_json(&self, session: &Session, frame: &str) -> String {
+        match RawRequest::parse(frame) {
             Ok(raw) => {
                 let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
-                self.run(session, pkg_id, req_id, Payload::Raw(raw)).await
+                self.run(session, pkg_id, req_id, Payload::Raw(raw))
+                    .await
+                    .to_json()
             }
-            Err(err) => {
-                tracing::debug!(pkg_id = err.pkg_id, req_id = %err.req_id, problem = %err.problem, "invalid envelope");
-                err.to_response()
-            }
-        };
-        response.to_json()
+            Err(err) => invalid_envelope(err).to_json(),
+        }
     }
 
     /// Dispatches a decoded request.
@@ -150,6 +149,7 @@ impl Router {
         } = request;
         self.run(session, pkg_id, req_id, Payload::Parsed(data))
             .await
+            .into_model()
     }
 
     fn endpoint(&self, pkg_id: u32) -> Option<&Arc<Endpoint>> {
@@ -166,7 +166,7 @@ impl Router {
         pkg_id: u32,
         req_id: Uuid,
         payload: Payload<'_>,
-    ) -> ResponseModel {
+    ) -> Reply {
         let Some(endpoint) = self.endpoint(pkg_id) else {
             tracing::debug!(pkg_id, %req_id, "unknown pkg_id");
             return ResponseModel::error(
@@ -176,7 +176,8 @@ impl Router {
                 error_code::UNKNOWN_PKG_ID,
                 format!("No handler for pkg_id {pkg_id}"),
                 None,
-            );
+            )
+            .into();
         };
         let span = tracing::info_span!(
             "pkg_request",
@@ -187,14 +188,13 @@ impl Router {
             duration_us = tracing::field::Empty,
         );
         let started = Instant::now();
-        let response = self
+        let reply = self
             .run_endpoint(endpoint, session, pkg_id, req_id, payload)
             .instrument(span.clone())
             .await;
-        let code = response.status_code.as_u8();
-        span.record("status", code);
+        span.record("status", reply.status_code().as_u8());
         span.record("duration_us", started.elapsed().as_micros() as u64);
-        response
+        reply
     }
 
     async fn run_endpoint(
@@ -204,7 +204,7 @@ impl Router {
         pkg_id: u32,
         req_id: Uuid,
         payload: Payload<'_>,
-    ) -> ResponseModel {
+    ) -> Reply {
         // Roles before schema: an unauthorised caller learns nothing about the schema.
         let principal = session.principal();
         if !endpoint.roles.iter().all(|role| principal.has_role(role)) {
@@ -222,13 +222,14 @@ impl Router {
                 error_code::PERMISSION_DENIED,
                 "Permission denied",
                 Some(json!({ "missing_roles": missing })),
-            );
+            )
+            .into();
         }
         let data = match payload {
             Payload::Parsed(map) => map,
             Payload::Raw(raw) => match raw.data() {
                 Ok(map) => map,
-                Err(err) => return invalid_envelope(err),
+                Err(err) => return invalid_envelope(err).into(),
             },
         };
         let data = Value::Object(data);
@@ -236,7 +237,9 @@ impl Router {
             && let Err(violations) = schema.validate(&data)
         {
             tracing::debug!(violations = violations.len(), "validation failed");
-            return crate::HandlerError::Validation(violations).to_response(pkg_id, req_id);
+            return crate::HandlerError::Validation(violations)
+                .to_response(pkg_id, req_id)
+                .into();
         }
         let ctx = RequestContext {
             pkg_id,
@@ -265,19 +268,20 @@ impl Router {
                         error_code::TIMEOUT,
                         format!("Handler did not finish within {} ms", limit.as_millis()),
                         None,
-                    );
+                    )
+                    .into();
                 }
             },
         };
         match outcome {
-            Ok(response) => response,
+            Ok(reply) => reply,
             Err(panic) => panicked(endpoint, pkg_id, req_id, &panic),
         }
     }
 }
 
 fn invalid_envelope(err: EnvelopeError) -> ResponseModel {
-    tracing::debug!(problem = %err.problem, "invalid envelope");
+    tracing::debug!(pkg_id = err.pkg_id, req_id = %err.req_id, problem = %err.problem, "invalid envelope");
     err.to_response()
 }
 
@@ -286,12 +290,14 @@ fn panicked(
     pkg_id: u32,
     req_id: Uuid,
     panic: &(dyn std::any::Any + Send),
-) -> ResponseModel {
+) -> Reply {
     let message = panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("<non-string panic payload>");
     tracing::error!(handler = %endpoint.path, panic = message, "handler panicked");
-    crate::HandlerError::internal("handler panicked").to_response(pkg_id, req_id)
+    crate::HandlerError::internal("handler panicked")
+        .to_response(pkg_id, req_id)
+        .into()
 }
