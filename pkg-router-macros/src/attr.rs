@@ -7,6 +7,8 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprArray, Ident, Lit, LitStr, Token, Type};
 
 const ARGUMENTS: &str = "`id`, `roles`, `schema`, `schema_json`, `timeout`";
+/// The largest package id, `2^31 - 1` (`pkg_router::MAX_PKG_ID`).
+const MAX_PKG_ID: u64 = i32::MAX as u64;
 
 /// The parsed arguments.
 pub(crate) struct Args {
@@ -109,9 +111,9 @@ impl Args {
             }
             seen.push(key.clone());
             match key.as_str() {
-                "id" => match parse_ids(arg.value) {
-                    Ok(list) if list.is_empty() => errors.push(syn::Error::new(
-                        arg.name.span(),
+                "id" => match parse_ids(arg.value.clone(), errors) {
+                    Ok(list) if list.is_empty() => errors.push(syn::Error::new_spanned(
+                        arg.value,
                         "`id` needs at least one package id",
                     )),
                     Ok(list) => ids = Some((arg.name, list)),
@@ -163,19 +165,66 @@ impl Args {
     }
 }
 
-fn parse_ids(value: TokenStream) -> syn::Result<Vec<Expr>> {
-    match syn::parse2::<Expr>(value)? {
-        Expr::Array(ExprArray { elems, .. }) => Ok(elems.into_iter().collect()),
-        single => Ok(vec![single]),
+fn parse_ids(value: TokenStream, errors: &mut Errors) -> syn::Result<Vec<Expr>> {
+    let ids: Vec<Expr> = match syn::parse2::<Expr>(value)? {
+        Expr::Array(ExprArray { elems, .. }) => elems.into_iter().collect(),
+        single => vec![single],
+    };
+    for id in &ids {
+        if let Some(err) = check_id(id) {
+            errors.push(err);
+        }
+    }
+    Ok(ids)
+}
+
+/// Refuses ids that cannot be package ids. The expansion casts each id `as u32`, which would
+/// otherwise accept `true`, `'a'` or `1.5` silently and answer a string with "cast through a raw
+/// pointer first".
+fn check_id(id: &Expr) -> Option<syn::Error> {
+    const WHAT: &str = "a package id is an integer literal or a path such as `PkgID::NAME`";
+    match id {
+        Expr::Group(group) => check_id(&group.expr),
+        Expr::Paren(paren) => check_id(&paren.expr),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<u64>() {
+            Ok(value) if value <= MAX_PKG_ID => None,
+            Ok(value) => Some(syn::Error::new(
+                int.span(),
+                format!("package id {value} is too large: ids go up to 2^31-1 ({MAX_PKG_ID})"),
+            )),
+            Err(err) => Some(err),
+        },
+        Expr::Lit(lit) => Some(syn::Error::new_spanned(lit, WHAT)),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            ..
+        }) => Some(syn::Error::new_spanned(
+            id,
+            "a package id cannot be negative: ids go from 0 to 2^31-1",
+        )),
+        Expr::Array(_) | Expr::Tuple(_) | Expr::Range(_) | Expr::Reference(_) => {
+            Some(syn::Error::new_spanned(id, WHAT))
+        }
+        _ => None,
     }
 }
 
 fn parse_roles(value: TokenStream, errors: &mut Errors) -> syn::Result<Vec<LitStr>> {
     let expr = syn::parse2::<Expr>(value)?;
     let Expr::Array(array) = expr else {
+        let example = match &expr {
+            // A single role written without brackets: show the fix.
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(role),
+                ..
+            }) => format!("roles = [{:?}]", role.value()),
+            _ => "roles = [\"view-books\"]".to_owned(),
+        };
         return Err(syn::Error::new_spanned(
             expr,
-            "`roles` must be a list of string literals, e.g. `roles = [\"view-books\"]`",
+            format!("`roles` must be a list of string literals: write `{example}`"),
         ));
     };
     let mut roles: Vec<LitStr> = Vec::new();

@@ -5,12 +5,13 @@ use crate::attr::{Args, Errors, Schema};
 use crate::valid;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, ItemFn, ReturnType};
+use syn::{Attribute, Expr, FnArg, ReturnType, Signature, Visibility};
 
 pub(crate) fn pkg_handler(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn: ItemFn = match syn::parse2(item.clone()) {
-        Ok(item_fn) => item_fn,
+    let sig = match syn::parse2::<HandlerFn>(item.clone()) {
+        Ok(handler_fn) => handler_fn.sig,
         Err(err) => {
             let err = syn::Error::new(err.span(), "#[pkg_handler] goes on an `async fn`");
             let compile_error = err.into_compile_error();
@@ -19,49 +20,80 @@ pub(crate) fn pkg_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let args = Args::parse(args, &mut errors);
-    valid::check_signature(&item_fn, &mut errors);
+    valid::check_signature(&sig, &mut errors);
+    // The user's function is always re-emitted as written, so a mistake in the attribute does not
+    // also turn every call of the function into an error.
     match (args, errors.finish()) {
-        (Some(args), Ok(())) => registration(&item_fn, &args),
-        (_, Err(err)) => {
-            // Re-emit the function so one mistake gives one error, not a cascade.
-            let compile_error = err.into_compile_error();
-            quote!(#compile_error #item_fn)
+        (Some(args), Ok(())) => {
+            let registration = registration(&sig, &args);
+            quote!(#item #registration)
         }
-        (None, Ok(())) => quote!(#item_fn),
+        (_, Err(err)) => {
+            let compile_error = err.into_compile_error();
+            quote!(#compile_error #item)
+        }
+        (None, Ok(())) => item,
     }
 }
 
-fn registration(item_fn: &ItemFn, args: &Args) -> TokenStream {
-    let name = &item_fn.sig.ident;
-    let arg_checks = item_fn.sig.inputs.iter().filter_map(|input| match input {
-        FnArg::Typed(typed) => {
-            let ty = &typed.ty;
-            Some(quote_spanned! {ty.span()=>
-                ::pkg_router::__private::assert_from_request::<#ty>();
-            })
+/// A function as far as the registration needs it: its signature, and a body left unparsed.
+///
+/// Only the signature matters here; the body is re-emitted untouched. Not parsing it keeps a
+/// syntax error in the body to the compiler's own message (instead of adding "goes on an
+/// `async fn`" to it) and keeps working with body syntax newer than `syn`.
+struct HandlerFn {
+    sig: Signature,
+}
+
+impl Parse for HandlerFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        input.call(Attribute::parse_outer)?;
+        input.parse::<Visibility>()?;
+        let sig: Signature = input.parse()?;
+        let body: proc_macro2::Group = input.parse()?;
+        if body.delimiter() != proc_macro2::Delimiter::Brace {
+            return Err(syn::Error::new(body.span(), "expected the function's body"));
         }
-        FnArg::Receiver(_) => None,
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the function"));
+        }
+        Ok(Self { sig })
+    }
+}
+
+fn registration(sig: &Signature, args: &Args) -> TokenStream {
+    let name = &sig.ident;
+    let arg_types: Vec<&syn::Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(&*typed.ty),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    // One check per argument and for the return type, spanned on the type itself so the
+    // `on_unimplemented` message of `FromRequest`/`IntoResponse` points at the offending token.
+    let arg_checks = arg_types.iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            ::pkg_router::__private::assert_from_request::<#ty>();
+        }
     });
-    let return_check = match &item_fn.sig.output {
-        ReturnType::Type(_, ty) if !matches!(**ty, syn::Type::ImplTrait(_)) => {
+    let (return_check, return_type) = match &sig.output {
+        ReturnType::Type(_, ty) if valid::find_impl_trait(ty).is_none() => (
             quote_spanned! {ty.span()=>
                 ::pkg_router::__private::assert_into_response::<#ty>();
-            }
-        }
-        _ => quote!(),
+            },
+            quote!(#ty),
+        ),
+        // `impl Trait` is not allowed in a turbofish: leave the type to inference.
+        ReturnType::Type(..) => (quote!(), quote!(_)),
+        ReturnType::Default => (quote!(), quote!(())),
     };
+    let (make_helper, make_call) = make_handler(name, &arg_types, &return_type);
     let ids = args.ids.iter().map(|id| {
         quote_spanned! {id.span()=> (#id) as u32 }
     });
-    let id_names = args.ids.iter().map(|id| match id {
-        Expr::Path(path) => path
-            .path
-            .segments
-            .last()
-            .map(|segment| segment.ident.to_string())
-            .unwrap_or_default(),
-        _ => String::new(),
-    });
+    let id_names = args.ids.iter().map(id_name);
     let roles = &args.roles;
     let (schema_fn, schema_field) = match &args.schema {
         None => (quote!(), quote!(::core::option::Option::None)),
@@ -82,28 +114,31 @@ fn registration(item_fn: &ItemFn, args: &Args) -> TokenStream {
             quote!(::core::option::Option::Some(__pkg_router_schema)),
         ),
     };
-    let timeout = match &args.timeout {
-        None => quote!(::core::option::Option::None),
-        Some(expr) => quote_spanned! {expr.span()=>
-            ::core::option::Option::Some::<::core::time::Duration>(#expr)
-        },
+    // A typed `const` rather than `Some::<Duration>(expr)`: a wrong type is then reported as
+    // "expected `Duration`" at the expression, without notes about `Option`'s variants.
+    let (timeout_const, timeout) = match &args.timeout {
+        None => (quote!(), quote!(::core::option::Option::None)),
+        Some(expr) => (
+            quote_spanned! {expr.span()=>
+                const __PKG_ROUTER_TIMEOUT: ::core::time::Duration = #expr;
+            },
+            quote!(::core::option::Option::Some(__PKG_ROUTER_TIMEOUT)),
+        ),
     };
     quote! {
-        #item_fn
-
         #[doc(hidden)]
         const _: () = {
-            #[allow(dead_code, clippy::all)]
-            fn __pkg_router_checks() {
+            fn __pkg_router_make() -> ::pkg_router::__private::BoxedHandler {
+                // The checks and the construction share one body: that is what lets rustc merge
+                // their errors (see `make_handler`).
+                #make_helper
                 #(#arg_checks)*
                 #return_check
-            }
-
-            fn __pkg_router_make() -> ::pkg_router::__private::BoxedHandler {
-                ::pkg_router::__private::BoxedHandler::new(#name)
+                #make_call
             }
 
             #schema_fn
+            #timeout_const
 
             ::pkg_router::__private::inventory::submit! {
                 ::pkg_router::__private::HandlerRegistration {
@@ -119,5 +154,61 @@ fn registration(item_fn: &ItemFn, args: &Args) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// Builds the `BoxedHandler` through a helper whose bounds name each argument type separately.
+///
+/// `BoxedHandler::new(name)` alone would also fail for a bad argument or return type, as a second
+/// error ("`fn(..) {name}` is not a pkg-router handler") on top of the checks above. Passing the
+/// types explicitly makes rustc blame the failing bound at the turbofish argument, which carries
+/// the same span and predicate as the check; rustc then reports the two as one. What only this
+/// call can catch, a future that is not `Send`, is blamed on the function's name.
+///
+/// Returns the helper (an item, emitted first so no item follows a statement) and its call.
+fn make_handler(
+    name: &syn::Ident,
+    arg_types: &[&syn::Type],
+    return_type: &TokenStream,
+) -> (TokenStream, TokenStream) {
+    let params: Vec<syn::Ident> = (1..=arg_types.len())
+        .map(|i| quote::format_ident!("__A{i}"))
+        .collect();
+    let future = quote_spanned!(name.span()=> _);
+    let helper = quote! {
+        fn __pkg_router_new<__F, __Fut, __R, #(#params: 'static),*>(
+            handler: __F,
+        ) -> ::pkg_router::__private::BoxedHandler
+        where
+            __F: ::core::ops::Fn(#(#params),*) -> __Fut
+                + ::core::clone::Clone
+                + ::core::marker::Send
+                + ::core::marker::Sync
+                + 'static,
+            __Fut: ::core::future::Future<Output = __R> + ::core::marker::Send + 'static,
+            __R: ::pkg_router::IntoResponse,
+            #(#params: ::pkg_router::FromRequest,)*
+        {
+            ::pkg_router::__private::BoxedHandler::new(handler)
+        }
+    };
+    let call = quote! {
+        __pkg_router_new::<_, #future, #return_type, #(#arg_types),*>(#name)
+    };
+    (helper, call)
+}
+
+/// The name an id is written as: the last segment of a path (`CREATE_BOOK`), or `""`.
+fn id_name(id: &Expr) -> String {
+    match id {
+        Expr::Group(group) => id_name(&group.expr),
+        Expr::Paren(paren) => id_name(&paren.expr),
+        Expr::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
     }
 }

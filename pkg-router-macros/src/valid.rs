@@ -1,12 +1,12 @@
 //! Checks on the annotated function's signature.
 
 use crate::attr::Errors;
-use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Type};
+use syn::{FnArg, Signature, Type};
 
-/// Reports everything that makes `item` unusable as a handler.
-pub(crate) fn check_signature(item: &ItemFn, errors: &mut Errors) {
-    let sig = &item.sig;
+const GENERIC: &str = "a pkg_handler cannot be generic: the router must know its argument types";
+
+/// Reports everything that makes `sig` unusable as a handler's signature.
+pub(crate) fn check_signature(sig: &Signature, errors: &mut Errors) {
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new(
             sig.fn_token.span,
@@ -25,28 +25,28 @@ pub(crate) fn check_signature(item: &ItemFn, errors: &mut Errors) {
             "a pkg_handler cannot be `unsafe`",
         ));
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            sig.generics.span(),
-            "a pkg_handler cannot be generic: the router must know its argument types",
-        ));
+    if !sig.generics.params.is_empty() {
+        // `new_spanned` covers `<...>` whole, not only the `<`.
+        errors.push(syn::Error::new_spanned(&sig.generics, GENERIC));
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        errors.push(syn::Error::new_spanned(where_clause, GENERIC));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new(
-            variadic.span(),
+        errors.push(syn::Error::new_spanned(
+            variadic,
             "a pkg_handler cannot be variadic",
         ));
     }
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(receiver) => errors.push(syn::Error::new(
-                receiver.span(),
+            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
+                receiver,
                 "a pkg_handler is a free function: `self` is not allowed (use `State<T>` for shared data)",
             )),
             FnArg::Typed(typed) => {
-                if let Type::ImplTrait(impl_trait) = &*typed.ty {
-                    errors.push(syn::Error::new(
-                        impl_trait.span(),
+                if let Some(impl_trait) = find_impl_trait(&typed.ty) {
+                    errors.push(syn::Error::new_spanned(
+                        impl_trait,
                         "a pkg_handler cannot take `impl Trait` arguments: name a concrete extractor type",
                     ));
                 }
@@ -54,9 +54,51 @@ pub(crate) fn check_signature(item: &ItemFn, errors: &mut Errors) {
         }
     }
     if sig.inputs.len() > 12 {
-        errors.push(syn::Error::new(
-            sig.inputs.span(),
+        errors.push(syn::Error::new_spanned(
+            &sig.inputs,
             "a pkg_handler takes at most 12 arguments",
         ));
+    }
+}
+
+/// The first `impl Trait` anywhere in `ty` (`impl X`, `Data<impl X>`, `&impl X`, ...).
+pub(crate) fn find_impl_trait(ty: &Type) -> Option<&syn::TypeImplTrait> {
+    use syn::{GenericArgument, PathArguments, ReturnType};
+    match ty {
+        Type::ImplTrait(impl_trait) => Some(impl_trait),
+        Type::Array(array) => find_impl_trait(&array.elem),
+        Type::Group(group) => find_impl_trait(&group.elem),
+        Type::Paren(paren) => find_impl_trait(&paren.elem),
+        Type::Ptr(ptr) => find_impl_trait(&ptr.elem),
+        Type::Reference(reference) => find_impl_trait(&reference.elem),
+        Type::Slice(slice) => find_impl_trait(&slice.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(find_impl_trait),
+        Type::Path(path) => path
+            .qself
+            .as_ref()
+            .and_then(|qself| find_impl_trait(&qself.ty))
+            .or_else(|| {
+                path.path
+                    .segments
+                    .iter()
+                    .find_map(|segment| match &segment.arguments {
+                        PathArguments::AngleBracketed(args) => {
+                            args.args.iter().find_map(|arg| match arg {
+                                GenericArgument::Type(ty) => find_impl_trait(ty),
+                                _ => None,
+                            })
+                        }
+                        PathArguments::Parenthesized(args) => {
+                            args.inputs.iter().find_map(find_impl_trait).or_else(|| {
+                                match &args.output {
+                                    ReturnType::Type(_, ty) => find_impl_trait(ty),
+                                    ReturnType::Default => None,
+                                }
+                            })
+                        }
+                        PathArguments::None => None,
+                    })
+            }),
+        _ => None,
     }
 }

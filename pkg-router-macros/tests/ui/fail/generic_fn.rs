@@ -1,0 +1,6 @@
+use pkg_router::{FromRequest, pkg_handler};
+
+#[pkg_handler(id = 1)]
+async fn handler<T: FromRequest>(_arg: T) {}
+
+fn main() {}

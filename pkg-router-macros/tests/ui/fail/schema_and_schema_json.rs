@@ -1,0 +1,12 @@
+use pkg_router::{Data, pkg_handler};
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Input {
+    #[allow(dead_code)]
+    name: String,
+}
+
+#[pkg_handler(id = 1, schema = Input, schema_json = serde_json::json!({ "type": "object" }))]
+async fn handler(_input: Data<Input>) {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use pkg_router::pkg_handler;
+
+#[pkg_handler(id = 1)]
+async fn handler() {
+    let x = ;
+}
+
+fn main() {}
