@@ -62,7 +62,7 @@ async fn every_uuid_form_is_accepted_and_echoed_canonically() {
 
 #[tokio::test]
 async fn invalid_json_is_answered_with_nil_ids() {
-    for frame in ["", "{", "not json", "{\"pkg_id\":3,}", "\u{0}"] {
+    for frame in ["", "{", "not json", "\u{0}", "{\"data\":{}} trailing"] {
         let (_, response) = send(frame).await;
         assert_invalid_envelope(&response, 0, NIL);
         assert!(
@@ -73,6 +73,40 @@ async fn invalid_json_is_answered_with_nil_ids() {
                 .contains("not valid JSON")
         );
     }
+}
+
+#[tokio::test]
+async fn ids_read_before_a_syntax_error_are_echoed() {
+    let (_, response) = send(format!(
+        r#"{{"pkg_id":3,"req_id":"{REQ_ID}","data":{{"a":}}}}"#
+    ))
+    .await;
+    assert_invalid_envelope(&response, 3, REQ_ID);
+    assert!(
+        response
+            .error_body()
+            .unwrap()
+            .msg
+            .contains("not valid JSON")
+    );
+}
+
+#[tokio::test]
+async fn data_before_pkg_id_is_still_accepted() {
+    let (_, response) = send(format!(
+        r#"{{"data":{{"a":[1]}},"req_id":"{REQ_ID}","pkg_id":3}}"#
+    ))
+    .await;
+    assert_eq!(response.data, json!({"a": [1]}));
+}
+
+#[tokio::test]
+async fn escaped_keys_are_recognised() {
+    let (_, response) = send(format!(
+        r#"{{"pkg\u005fid":3,"req_id":"{REQ_ID}","d\u0061ta":{{"a":1}}}}"#
+    ))
+    .await;
+    assert_eq!(response.data, json!({"a": 1}));
 }
 
 #[tokio::test]

@@ -604,3 +604,23 @@ async fn state_is_shared_not_copied_between_requests() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn data_from_callers_without_access_is_not_parsed() {
+    // Deeply nested data is refused when parsed; a caller without the role never gets that far.
+    let depth = 10_000;
+    let frame = format!(
+        r#"{{"pkg_id":6,"req_id":"550e8400-e29b-41d4-a716-446655440000","data":{{"x":{}{}}}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let anonymous = TestRouter::new(books_router());
+    let denied = anonymous.send_frame(&frame).await;
+    assert_eq!(denied.status_code, RspCode::PermissionDenied);
+    let allowed = anonymous.with_roles(["delete-book", "admin"]);
+    let parsed = allowed.send_frame(&frame).await;
+    assert_eq!(
+        parsed.expect_error("invalid_envelope").code,
+        "invalid_envelope"
+    );
+}

@@ -26,7 +26,7 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 )]
 pub trait Handler<Args>: Clone + Send + Sync + Sized + 'static {
     /// Extracts the arguments and runs the handler.
-    fn call(&self, ctx: RequestContext) -> BoxFuture;
+    fn call(&self, ctx: RequestContext<'_>) -> BoxFuture;
 
     /// Declares what the arguments need from the router.
     fn declare(needs: &mut HandlerNeeds);
@@ -38,7 +38,7 @@ where
     Fut: Future<Output = R> + Send + 'static,
     R: IntoResponse,
 {
-    fn call(&self, ctx: RequestContext) -> BoxFuture {
+    fn call(&self, ctx: RequestContext<'_>) -> BoxFuture {
         let (pkg_id, req_id) = (ctx.pkg_id, ctx.req_id);
         let future = self();
         Box::pin(async move { future.await.into_reply(pkg_id, req_id) })
@@ -58,7 +58,7 @@ macro_rules! impl_handler {
             $($head: FromRequest,)*
             $last: FromRequest,
         {
-            fn call(&self, ctx: RequestContext) -> BoxFuture {
+            fn call(&self, ctx: RequestContext<'_>) -> BoxFuture {
                 let (pkg_id, req_id) = (ctx.pkg_id, ctx.req_id);
                 $(
                     let $head = match $head::from_request(&ctx) {
@@ -120,7 +120,7 @@ impl BoxedHandler {
         }
     }
 
-    pub(crate) fn call(&self, ctx: RequestContext) -> BoxFuture {
+    pub(crate) fn call(&self, ctx: RequestContext<'_>) -> BoxFuture {
         self.inner.call(ctx)
     }
 
@@ -138,7 +138,7 @@ impl fmt::Debug for BoxedHandler {
 }
 
 trait ErasedHandler: Send + Sync {
-    fn call(&self, ctx: RequestContext) -> BoxFuture;
+    fn call(&self, ctx: RequestContext<'_>) -> BoxFuture;
 }
 
 struct Erased<H, Args> {
@@ -147,7 +147,7 @@ struct Erased<H, Args> {
 }
 
 impl<H: Handler<Args>, Args: 'static> ErasedHandler for Erased<H, Args> {
-    fn call(&self, ctx: RequestContext) -> BoxFuture {
+    fn call(&self, ctx: RequestContext<'_>) -> BoxFuture {
         self.handler.call(ctx)
     }
 }

@@ -3,9 +3,11 @@
 use super::RequestModel;
 use crate::ResponseModel;
 use crate::status::{RspCode, error_code};
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::cell::Cell;
 use std::fmt;
 use uuid::Uuid;
 
@@ -108,81 +110,103 @@ impl EnvelopeError {
     }
 }
 
-/// The envelope as borrowed JSON slices, before `data` is materialised.
-#[derive(Deserialize)]
-struct Fields<'a> {
-    #[serde(borrow, default)]
-    pkg_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    req_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-}
-
-/// A checked envelope whose `data` is still raw JSON text: the router parses it only after the
-/// role check, so unauthorised callers cannot make it build large values.
+/// The envelope after one pass over the frame.
+///
+/// `data` is parsed into a value during that pass only when the caller's `eager` check allows it
+/// (the router allows it when the handler exists and the caller holds its roles); otherwise it
+/// stays raw text, so callers without access cannot make the server build large values.
 #[derive(Debug)]
 pub(crate) struct RawRequest<'a> {
     pub(crate) pkg_id: u32,
     pub(crate) req_id: Uuid,
-    data: Option<&'a RawValue>,
+    data: Slot<'a>,
+}
+
+#[derive(Debug)]
+enum Slot<'a> {
+    Absent,
+    Raw(&'a RawValue),
+    Parsed(Map<String, Value>),
 }
 
 impl<'a> RawRequest<'a> {
+    /// Decodes a frame, leaving `data` raw.
     pub(crate) fn parse(frame: &'a str) -> Result<Self, EnvelopeError> {
-        let fields: Fields<'a> = serde_json::from_str(frame).map_err(|e| {
-            EnvelopeError::new(if e.is_data() {
-                EnvelopeProblem::NotAnObject
-            } else {
-                EnvelopeProblem::Json(e.to_string())
-            })
-        })?;
-        // Serde also reads a struct from `null` or from an array of fields; the protocol wants
-        // an object.
-        if !frame.trim_start().starts_with('{') {
-            return Err(EnvelopeError::new(EnvelopeProblem::NotAnObject));
-        }
-        let pkg_id = fields.pkg_id.map(|raw| parse_pkg_id(raw.get()));
-        let req_id = fields.req_id.map(|raw| parse_req_id(raw.get()));
-        let salvage = |problem| EnvelopeError {
-            pkg_id: pkg_id.flatten().unwrap_or(0),
-            req_id: req_id.flatten().unwrap_or_else(Uuid::nil),
-            problem,
-        };
-        let pkg_id = match pkg_id {
-            None => return Err(salvage(EnvelopeProblem::MissingPkgId)),
-            Some(None) => return Err(salvage(EnvelopeProblem::InvalidPkgId)),
-            Some(Some(id)) => id,
-        };
-        let req_id = match req_id {
-            None => return Err(salvage(EnvelopeProblem::MissingReqId)),
-            Some(None) => return Err(salvage(EnvelopeProblem::InvalidReqId)),
-            Some(Some(id)) => id,
-        };
-        if let Some(data) = fields.data {
-            // RawValue holds the value's text without surrounding whitespace.
-            if !data.get().starts_with('{') {
-                return Err(salvage(EnvelopeProblem::InvalidData));
-            }
-        }
-        Ok(Self {
-            pkg_id,
-            req_id,
-            data: fields.data,
-        })
+        Self::parse_with(frame, |_| false)
     }
 
-    /// Parses `data` into a map (`{}` when absent).
-    pub(crate) fn data(&self) -> Result<Map<String, Value>, EnvelopeError> {
-        let Some(raw) = self.data else {
-            return Ok(Map::new());
+    /// Decodes a frame; `data` is parsed in the same pass when it follows a valid `pkg_id` for
+    /// which `eager(pkg_id)` is true.
+    pub(crate) fn parse_with(
+        frame: &'a str,
+        eager: impl Fn(u32) -> bool,
+    ) -> Result<Self, EnvelopeError> {
+        let salvage = Cell::new((0, Uuid::nil()));
+        let seed = EnvelopeSeed {
+            eager: &eager,
+            salvage: &salvage,
         };
-        serde_json::from_str(raw.get()).map_err(|e| EnvelopeError {
-            pkg_id: self.pkg_id,
-            req_id: self.req_id,
-            // The text was already checked to be JSON; what is left is the nesting limit.
-            problem: EnvelopeProblem::Json(e.to_string()),
-        })
+        let mut de = serde_json::Deserializer::from_str(frame);
+        let fields = seed
+            .deserialize(&mut de)
+            .and_then(|fields| de.end().map(|()| fields))
+            .map_err(|e| {
+                let (pkg_id, req_id) = salvage.get();
+                EnvelopeError {
+                    pkg_id,
+                    req_id,
+                    problem: if e.is_data() {
+                        EnvelopeProblem::NotAnObject
+                    } else {
+                        EnvelopeProblem::Json(e.to_string())
+                    },
+                }
+            })?;
+        let (pkg_id, req_id) = salvage.get();
+        let error = |problem| {
+            Err(EnvelopeError {
+                pkg_id,
+                req_id,
+                problem,
+            })
+        };
+        let pkg_id = match fields.pkg_id {
+            Field::Absent => return error(EnvelopeProblem::MissingPkgId),
+            Field::Invalid => return error(EnvelopeProblem::InvalidPkgId),
+            Field::Valid(id) => id,
+        };
+        let req_id = match fields.req_id {
+            Field::Absent => return error(EnvelopeProblem::MissingReqId),
+            Field::Invalid => return error(EnvelopeProblem::InvalidReqId),
+            Field::Valid(id) => id,
+        };
+        match fields.data {
+            Field::Invalid => error(EnvelopeProblem::InvalidData),
+            Field::Absent => Ok(Self {
+                pkg_id,
+                req_id,
+                data: Slot::Absent,
+            }),
+            Field::Valid(data) => Ok(Self {
+                pkg_id,
+                req_id,
+                data,
+            }),
+        }
+    }
+
+    /// `data` as a map (`{}` when absent), parsing it now if the first pass left it raw.
+    pub(crate) fn data(self) -> Result<Map<String, Value>, EnvelopeError> {
+        match self.data {
+            Slot::Absent => Ok(Map::new()),
+            Slot::Parsed(map) => Ok(map),
+            Slot::Raw(raw) => serde_json::from_str(raw.get()).map_err(|e| EnvelopeError {
+                pkg_id: self.pkg_id,
+                req_id: self.req_id,
+                // The text was already checked to be JSON; what is left is the nesting limit.
+                problem: EnvelopeProblem::Json(e.to_string()),
+            }),
+        }
     }
 
     pub(crate) fn into_request(self) -> Result<RequestModel, EnvelopeError> {
@@ -191,6 +215,136 @@ impl<'a> RawRequest<'a> {
             req_id: self.req_id,
             data: self.data()?,
         })
+    }
+}
+
+/// One envelope field after the pass: absent (or `null`), present but invalid, or valid.
+enum Field<T> {
+    Absent,
+    Invalid,
+    Valid(T),
+}
+
+struct Fields<'a> {
+    pkg_id: Field<u32>,
+    req_id: Field<Uuid>,
+    data: Field<Slot<'a>>,
+}
+
+/// The top-level keys the protocol reads; every other key is skipped.
+enum Key {
+    PkgId,
+    ReqId,
+    Data,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "pkg_id" => Key::PkgId,
+                    "req_id" => Key::ReqId,
+                    "data" => Key::Data,
+                    _ => Key::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+struct EnvelopeSeed<'s, F> {
+    eager: &'s F,
+    /// The ids read so far, kept outside the visitor so a later syntax error can still echo them.
+    salvage: &'s Cell<(u32, Uuid)>,
+}
+
+impl<'de, F: Fn(u32) -> bool> DeserializeSeed<'de> for EnvelopeSeed<'_, F> {
+    type Value = Fields<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F: Fn(u32) -> bool> Visitor<'de> for EnvelopeSeed<'_, F> {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request envelope object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Fields {
+            pkg_id: Field::Absent,
+            req_id: Field::Absent,
+            data: Field::Absent,
+        };
+        let (mut seen_pkg_id, mut seen_req_id, mut seen_data) = (false, false, false);
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::PkgId => {
+                    once(&mut seen_pkg_id, "pkg_id")?;
+                    let raw: Option<&'de RawValue> = map.next_value()?;
+                    fields.pkg_id = field(raw.map(|raw| parse_pkg_id(raw.get())));
+                    if let Field::Valid(id) = fields.pkg_id {
+                        self.salvage.set((id, self.salvage.get().1));
+                    }
+                }
+                Key::ReqId => {
+                    once(&mut seen_req_id, "req_id")?;
+                    let raw: Option<&'de RawValue> = map.next_value()?;
+                    fields.req_id = field(raw.map(|raw| parse_req_id(raw.get())));
+                    if let Field::Valid(id) = fields.req_id {
+                        self.salvage.set((self.salvage.get().0, id));
+                    }
+                }
+                Key::Data => {
+                    once(&mut seen_data, "data")?;
+                    fields.data = match fields.pkg_id {
+                        Field::Valid(id) if (self.eager)(id) => {
+                            match map.next_value::<Option<Value>>()? {
+                                None => Field::Absent,
+                                Some(Value::Object(data)) => Field::Valid(Slot::Parsed(data)),
+                                Some(_) => Field::Invalid,
+                            }
+                        }
+                        _ => match map.next_value::<Option<&'de RawValue>>()? {
+                            None => Field::Absent,
+                            // RawValue holds the value's text without surrounding whitespace.
+                            Some(raw) if raw.get().starts_with('{') => Field::Valid(Slot::Raw(raw)),
+                            Some(_) => Field::Invalid,
+                        },
+                    };
+                }
+                Key::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+fn once<E: de::Error>(seen: &mut bool, name: &'static str) -> Result<(), E> {
+    if std::mem::replace(seen, true) {
+        return Err(E::duplicate_field(name));
+    }
+    Ok(())
+}
+
+fn field<T>(value: Option<Option<T>>) -> Field<T> {
+    match value {
+        None => Field::Absent,
+        Some(None) => Field::Invalid,
+        Some(Some(value)) => Field::Valid(value),
     }
 }
 

@@ -6,19 +6,19 @@ use crate::principal::Principal;
 use std::sync::Arc;
 
 impl FromRequest for Principal {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
-        Ok(Principal::clone(&ctx.principal))
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
+        Ok(Principal::clone(ctx.principal))
     }
 }
 
 impl FromRequest for Arc<Principal> {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
-        Ok(Arc::clone(&ctx.principal))
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
+        Ok(Arc::clone(ctx.principal))
     }
 }
 
 impl FromRequest for RequestModel {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         Ok(RequestModel {
             pkg_id: ctx.pkg_id,
             req_id: ctx.req_id,
@@ -26,7 +26,7 @@ impl FromRequest for RequestModel {
         })
     }
 
-    fn from_request_owned(ctx: RequestContext) -> Result<Self, HandlerError> {
+    fn from_request_owned(ctx: RequestContext<'_>) -> Result<Self, HandlerError> {
         Ok(RequestModel {
             pkg_id: ctx.pkg_id,
             req_id: ctx.req_id,
@@ -36,7 +36,7 @@ impl FromRequest for RequestModel {
 }
 
 impl FromRequest for PageParams {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         PageParams::from_data(ctx.data(), ctx.max_per_page())
     }
 }

@@ -8,20 +8,23 @@ use uuid::Uuid;
 /// Everything extractors can read about one request.
 ///
 /// The router builds it after the envelope, role and schema checks have passed.
+///
+/// It borrows the connection's session and the router's shared state: extractors clone only
+/// what they keep.
 #[derive(Debug)]
-pub struct RequestContext {
+pub struct RequestContext<'a> {
     pub(crate) pkg_id: u32,
     pub(crate) req_id: Uuid,
     /// Always a `Value::Object`.
     pub(crate) data: Value,
-    pub(crate) principal: Arc<Principal>,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) extensions: Extensions,
+    pub(crate) principal: &'a Arc<Principal>,
+    pub(crate) shared: &'a Shared,
+    pub(crate) extensions: &'a Extensions,
 }
 
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
-impl RequestContext {
+impl RequestContext<'_> {
     /// The request's `pkg_id`.
     pub fn pkg_id(&self) -> u32 {
         self.pkg_id
@@ -39,7 +42,7 @@ impl RequestContext {
 
     /// The caller.
     pub fn principal(&self) -> &Arc<Principal> {
-        &self.principal
+        self.principal
     }
 
     /// Application state of type `T` registered with
@@ -50,7 +53,7 @@ impl RequestContext {
 
     /// The connection's extensions.
     pub fn extensions(&self) -> &Extensions {
-        &self.extensions
+        self.extensions
     }
 
     /// The largest `per_page` this router accepts.

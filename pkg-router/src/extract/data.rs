@@ -40,7 +40,7 @@ use serde::de::DeserializeOwned;
 pub struct Data<T>(pub T);
 
 impl<T: DeserializeOwned + Send> FromRequest for Data<T> {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         // Fast path without path tracking; on failure, deserialize again to locate the error.
         T::deserialize(&ctx.data).map(Data).map_err(|_| {
             match serde_path_to_error::deserialize::<_, T>(&ctx.data) {

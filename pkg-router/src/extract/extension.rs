@@ -9,7 +9,7 @@ use crate::error::HandlerError;
 pub struct Extension<T>(pub T);
 
 impl<T: Clone + Send + Sync + 'static> FromRequest for Extension<T> {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         ctx.extensions()
             .get::<T>()
             .cloned()

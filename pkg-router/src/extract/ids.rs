@@ -12,7 +12,7 @@ pub struct RequestIds {
 }
 
 impl FromRequest for RequestIds {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         Ok(Self {
             pkg_id: ctx.pkg_id,
             req_id: ctx.req_id,

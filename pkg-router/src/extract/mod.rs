@@ -34,7 +34,7 @@ use std::any::TypeId;
 /// struct UserId(String);
 ///
 /// impl FromRequest for UserId {
-///     fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+///     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
 ///         if ctx.principal().is_anonymous() {
 ///             return Err(HandlerError::permission_denied("log in first"));
 ///         }
@@ -53,14 +53,14 @@ pub trait FromRequest: Sized + Send {
     /// # Errors
     ///
     /// The error becomes the response (e.g. a validation error for unreadable `data`).
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError>;
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError>;
 
     /// Builds the argument from the request by value; called for the last argument.
     ///
     /// # Errors
     ///
     /// As for [`from_request`](Self::from_request).
-    fn from_request_owned(ctx: RequestContext) -> Result<Self, HandlerError> {
+    fn from_request_owned(ctx: RequestContext<'_>) -> Result<Self, HandlerError> {
         Self::from_request(&ctx)
     }
 

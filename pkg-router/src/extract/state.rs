@@ -31,7 +31,7 @@ use crate::error::HandlerError;
 pub struct State<T>(pub T);
 
 impl<T: Clone + Send + Sync + 'static> FromRequest for State<T> {
-    fn from_request(ctx: &RequestContext) -> Result<Self, HandlerError> {
+    fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         ctx.state::<T>().cloned().map(State).ok_or_else(|| {
             HandlerError::internal(format!(
                 "state `{}` was not registered",

@@ -356,10 +356,10 @@ impl RouterBuilder {
                     .into_iter()
                     .map(|(id, (endpoint, _))| (id, endpoint))
                     .collect(),
-                shared: Arc::new(Shared {
+                shared: Shared {
                     state: self.state,
                     max_per_page: self.max_per_page,
-                }),
+                },
                 table: RouteTable { rows },
             }),
         })

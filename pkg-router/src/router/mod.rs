@@ -71,7 +71,7 @@ pub struct Router {
 struct Inner {
     /// Sorted by id: a binary search beats hashing for the few dozen ids an API has.
     routes: Vec<(u32, Arc<Endpoint>)>,
-    shared: Arc<Shared>,
+    shared: Shared,
     table: RouteTable,
 }
 
@@ -129,7 +129,12 @@ impl Router {
     /// Never fails: a malformed frame is answered with `INVALID_DATA`/`invalid_envelope`
     /// (echoing whatever ids could be read), as PROTOCOL.md section 4.3 requires.
     pub async fn handle_json(&self, session: &Session, frame: &str) -> String {
-        match RawRequest::parse(frame) {
+        // Parse `data` in the same pass only for callers the handler would accept.
+        let eager = |pkg_id| {
+            self.endpoint(pkg_id)
+                .is_some_and(|e| e.roles.iter().all(|r| session.principal().has_role(r)))
+        };
+        match RawRequest::parse_with(frame, eager) {
             Ok(raw) => {
                 let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
                 self.run(session, pkg_id, req_id, Payload::Raw(raw))
@@ -187,6 +192,12 @@ impl Router {
             status = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
+        if span.is_disabled() {
+            // No subscriber wants the span: skip the clock reads too.
+            return self
+                .run_endpoint(endpoint, session, pkg_id, req_id, payload)
+                .await;
+        }
         let started = Instant::now();
         let reply = self
             .run_endpoint(endpoint, session, pkg_id, req_id, payload)
@@ -245,9 +256,9 @@ impl Router {
             pkg_id,
             req_id,
             data,
-            principal: Arc::clone(principal),
-            shared: Arc::clone(&self.inner.shared),
-            extensions: session.extensions().clone(),
+            principal,
+            shared: &self.inner.shared,
+            extensions: session.extensions(),
         };
         // A panic may come from extraction (synchronous) or from the future (asynchronous).
         let future = match std::panic::catch_unwind(AssertUnwindSafe(|| endpoint.handler.call(ctx)))
