@@ -8,6 +8,7 @@
 //!
 //! Run with `cargo bench --bench dispatch`. Compare ratios, not absolute times: this machine is
 //! shared and noisy.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;

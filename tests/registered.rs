@@ -1,4 +1,5 @@
 //! Handlers registered at link time with `#[pkg_handler]` and ids declared with `pkg_ids!`.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use pkg_router::testing::{ResponseExt, TestRouter};
 use pkg_router::{

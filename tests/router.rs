@@ -1,4 +1,5 @@
 //! The dispatch pipeline (PROTOCOL.md section 4) and the router builder, over the public API.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use pkg_router::testing::{ResponseExt, TestRouter, principal, request};
 use pkg_router::{

@@ -1,4 +1,5 @@
 //! Every dispatched request gets a `pkg_request` span carrying pkg_id, req_id, status and duration.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use pkg_router::testing::TestRouter;
 use pkg_router::{HandlerError, Router};

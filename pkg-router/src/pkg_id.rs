@@ -56,7 +56,11 @@ macro_rules! pkg_ids {
         #[allow(non_camel_case_types)]
         #[repr(u32)]
         $vis enum $name {
-            $( $(#[$vmeta])* $variant = $value, )+
+            $(
+                $(#[$vmeta])*
+                #[doc = ::core::concat!("\n\nPackage id `", ::core::stringify!($value), "`.")]
+                $variant = $value,
+            )+
         }
 
         #[allow(dead_code)]
