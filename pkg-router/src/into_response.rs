@@ -87,7 +87,7 @@ impl<T: Serialize> IntoResponse for Vec<T> {
 
 impl<T: Serialize> IntoResponse for Paginated<T> {
     fn into_reply(self, pkg_id: u32, req_id: Uuid) -> Reply {
-        Reply::serialize(pkg_id, req_id, &self.items).with_meta(self.meta)
+        Reply::serialize_page(pkg_id, req_id, self.meta, &self.items)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::pagination::PageMeta;
 use crate::status::RspCode;
 use serde::Serialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
+use std::ops::Range;
 use uuid::Uuid;
 
 /// What a handler's return value becomes: a [`ResponseModel`], or a successful result whose
@@ -34,34 +34,47 @@ pub struct Reply(Repr);
 #[derive(Clone, Debug)]
 enum Repr {
     Model(ResponseModel),
-    Serialized {
+    /// A successful response already written as its JSON frame; `data` locates the payload in it.
+    Frame {
         pkg_id: u32,
         req_id: Uuid,
         meta: Option<PageMeta>,
-        data: Box<RawValue>,
+        json: String,
+        data: Range<usize>,
     },
 }
 
-#[derive(Serialize)]
-struct Wire<'a> {
-    pkg_id: u32,
-    req_id: &'a Uuid,
-    status_code: RspCode,
-    meta: &'a Option<PageMeta>,
-    data: &'a RawValue,
-}
-
 impl Reply {
-    /// A successful reply with `data` serialized now.
+    /// A successful reply with `data` serialized now, straight into the response frame.
     ///
     /// A value that fails to serialize (a map with non-string keys, a failing custom `Serialize`)
     /// is the handler's bug: the reply becomes `ERROR`/`internal_error` and the cause is logged.
     pub fn serialize<T: Serialize + ?Sized>(pkg_id: u32, req_id: Uuid, data: &T) -> Self {
-        match serde_json::value::to_raw_value(data) {
-            Ok(data) => Self(Repr::Serialized {
+        Self::frame(pkg_id, req_id, None, data)
+    }
+
+    /// Like [`serialize`](Self::serialize), with pagination metadata.
+    pub fn serialize_page<T: Serialize + ?Sized>(
+        pkg_id: u32,
+        req_id: Uuid,
+        meta: PageMeta,
+        data: &T,
+    ) -> Self {
+        Self::frame(pkg_id, req_id, Some(meta), data)
+    }
+
+    fn frame<T: Serialize + ?Sized>(
+        pkg_id: u32,
+        req_id: Uuid,
+        meta: Option<PageMeta>,
+        data: &T,
+    ) -> Self {
+        match write_frame(pkg_id, &req_id, meta.as_ref(), data) {
+            Ok((json, data)) => Self(Repr::Frame {
                 pkg_id,
                 req_id,
-                meta: None,
+                meta,
+                json,
                 data,
             }),
             Err(err) => {
@@ -73,30 +86,11 @@ impl Reply {
         }
     }
 
-    /// Sets the pagination metadata.
-    #[must_use]
-    pub fn with_meta(self, meta: PageMeta) -> Self {
-        match self.0 {
-            Repr::Model(model) => Self(Repr::Model(model.with_meta(meta))),
-            Repr::Serialized {
-                pkg_id,
-                req_id,
-                data,
-                ..
-            } => Self(Repr::Serialized {
-                pkg_id,
-                req_id,
-                meta: Some(meta),
-                data,
-            }),
-        }
-    }
-
     /// The status.
     pub fn status_code(&self) -> RspCode {
         match &self.0 {
             Repr::Model(model) => model.status_code,
-            Repr::Serialized { .. } => RspCode::Ok,
+            Repr::Frame { .. } => RspCode::Ok,
         }
     }
 
@@ -104,20 +98,15 @@ impl Reply {
     pub fn to_json(&self) -> String {
         match &self.0 {
             Repr::Model(model) => model.to_json(),
-            Repr::Serialized {
-                pkg_id,
-                req_id,
-                meta,
-                data,
-            } => serde_json::to_string(&Wire {
-                pkg_id: *pkg_id,
-                req_id,
-                status_code: RspCode::Ok,
-                meta,
-                data,
-            })
-            // A number, a UUID, derived metadata and JSON text always serialize.
-            .unwrap_or_default(),
+            Repr::Frame { json, .. } => json.clone(),
+        }
+    }
+
+    /// The wire text, without copying it when it is already written.
+    pub fn into_json(self) -> String {
+        match self.0 {
+            Repr::Model(model) => model.to_json(),
+            Repr::Frame { json, .. } => json,
         }
     }
 
@@ -125,21 +114,56 @@ impl Reply {
     pub fn into_model(self) -> ResponseModel {
         match self.0 {
             Repr::Model(model) => model,
-            Repr::Serialized {
+            Repr::Frame {
                 pkg_id,
                 req_id,
                 meta,
+                json,
                 data,
             } => ResponseModel {
                 pkg_id,
                 req_id,
                 status_code: RspCode::Ok,
                 meta,
-                // The text was produced by serde_json a moment ago.
-                data: serde_json::from_str::<Value>(data.get()).unwrap_or(Value::Null),
+                // serde_json wrote this text a moment ago.
+                data: json
+                    .get(data)
+                    .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                    .unwrap_or(Value::Null),
             },
         }
     }
+}
+
+/// Writes `{"pkg_id":..,"req_id":"..","status_code":0,"meta":..,"data":<data>}` in one pass.
+fn write_frame<T: Serialize + ?Sized>(
+    pkg_id: u32,
+    req_id: &Uuid,
+    meta: Option<&PageMeta>,
+    data: &T,
+) -> Result<(String, Range<usize>), serde_json::Error> {
+    let mut out = Vec::with_capacity(192);
+    out.extend_from_slice(b"{\"pkg_id\":");
+    serde_json::to_writer(&mut out, &pkg_id)?;
+    out.extend_from_slice(b",\"req_id\":\"");
+    out.extend_from_slice(
+        req_id
+            .hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer())
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"\",\"status_code\":0,\"meta\":");
+    serde_json::to_writer(&mut out, &meta)?;
+    out.extend_from_slice(b",\"data\":");
+    let start = out.len();
+    serde_json::to_writer(&mut out, data)?;
+    let end = out.len();
+    out.push(b'}');
+    let json = String::from_utf8(out).map_err(|e| {
+        // serde_json only writes UTF-8; report rather than panic if that ever changes.
+        <serde_json::Error as serde::ser::Error>::custom(e)
+    })?;
+    Ok((json, start..end))
 }
 
 impl From<ResponseModel> for Reply {

@@ -139,7 +139,7 @@ impl Router {
                 let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
                 self.run(session, pkg_id, req_id, Payload::Raw(raw))
                     .await
-                    .to_json()
+                    .into_json()
             }
             Err(err) => invalid_envelope(err).to_json(),
         }
