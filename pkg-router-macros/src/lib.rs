@@ -9,8 +9,75 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Registers an `async fn` as the handler of one or more package ids. See the `pkg_router`
-/// crate documentation for the arguments and examples.
+/// Registers an `async fn` as the handler of one or more package ids, at link time.
+///
+/// ```text
+/// #[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], schema = CreateBook)]
+/// ```
+///
+/// | argument | meaning |
+/// |---|---|
+/// | `id = X` or `id = [X, Y]` | required: the package id(s) served (a `pkg_ids!` variant, a `u32` constant or an integer literal in `0..=2^31-1`) |
+/// | `roles = ["a", "b"]` | the caller must hold **all** of these roles; absent or empty means public |
+/// | `schema = T` | validate `data` against the JSON schema derived from `T: schemars::JsonSchema` |
+/// | `schema_json = expr` | validate `data` against a hand-written schema (`expr` produces a `serde_json::Value`) |
+/// | `timeout = expr` | answer `ERROR`/`timeout` after this `Duration` (a `const` expression) |
+///
+/// The function must be a free `async fn`, not generic, whose arguments implement
+/// `FromRequest` and whose return type implements `IntoResponse`. Mistakes are compile errors
+/// pointing at the offending token.
+///
+/// Collect the registered handlers with `RouterBuilder::with_registered()`. A crate that only
+/// contains handlers must be named by the binary (`use my_handlers as _;`), or the linker drops
+/// it.
+///
+/// # Examples
+///
+/// ```standalone_crate
+/// use pkg_router::{pkg_handler, pkg_ids, Data, HandlerError, Principal, Router};
+/// use std::time::Duration;
+///
+/// pkg_ids! {
+///     pub PkgID { GET_BOOKS = 4, DELETE_BOOK = 6 }
+/// }
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct DeleteBook {
+///     #[schemars(range(min = 1))]
+///     id: u64,
+/// }
+///
+/// #[pkg_handler(id = PkgID::DELETE_BOOK, roles = ["delete-book", "admin"], schema = DeleteBook)]
+/// async fn delete_book(Data(input): Data<DeleteBook>, caller: Principal) -> Result<String, HandlerError> {
+///     Ok(format!("{} deleted book {}", caller.name, input.id))
+/// }
+///
+/// #[pkg_handler(
+///     id = PkgID::GET_BOOKS,
+///     schema_json = serde_json::json!({"type": "object", "properties": {"page": {"type": "integer"}}}),
+///     timeout = Duration::from_secs(5),
+/// )]
+/// async fn get_books() -> Result<Vec<String>, HandlerError> {
+///     Ok(vec![])
+/// }
+///
+/// let router = Router::builder().with_registered().require_all(PkgID::ALL).build().unwrap();
+/// assert_eq!(router.routes().get(6).unwrap().roles, ["delete-book", "admin"]);
+/// ```
+///
+/// A handler must be `async`:
+///
+/// ```compile_fail
+/// #[pkg_router::pkg_handler(id = 1)]
+/// fn not_async() -> pkg_router::ResponseModel { unimplemented!() }
+/// ```
+///
+/// Arguments must be extractors:
+///
+/// ```compile_fail
+/// #[pkg_router::pkg_handler(id = 1)]
+/// async fn takes_a_number(n: u32) -> Result<(), pkg_router::HandlerError> { Ok(()) }
+/// ```
 #[proc_macro_attribute]
 pub fn pkg_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::pkg_handler(args.into(), item.into()).into()

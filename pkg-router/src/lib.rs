@@ -1,4 +1,4 @@
-//! Placeholder docs; replaced below.
+#![doc = include_str!("../docs/crate.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -36,6 +36,11 @@ pub use router::{
 pub use schema::{MAX_VIOLATIONS, schema_of};
 pub use state::Extensions;
 pub use status::{RspCode, error_code};
+
+// The crates whose types appear in this API, so users get matching versions.
+pub use schemars;
+pub use serde_json;
+pub use uuid;
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

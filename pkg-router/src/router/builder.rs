@@ -138,7 +138,7 @@ impl Route {
 ///
 /// # Examples
 ///
-/// ```
+/// ```standalone_crate
 /// use pkg_router::{pkg_handler, pkg_ids, HandlerError, Router};
 ///
 /// pkg_ids! {
