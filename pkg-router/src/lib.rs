@@ -3,10 +3,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod envelope;
 mod error;
 mod extract;
 mod handler;
+mod hub;
 mod into_response;
 mod pagination;
 mod pkg_id;
@@ -18,6 +22,9 @@ mod schema;
 mod state;
 mod status;
 pub mod testing;
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
+pub mod transport;
 
 pub use envelope::{
     BroadcastModel, EnvelopeError, EnvelopeProblem, ErrorBody, RequestModel, ResponseModel,
@@ -25,6 +32,10 @@ pub use envelope::{
 pub use error::{HandlerError, Violation};
 pub use extract::{Data, Extension, FromRequest, HandlerNeeds, RequestContext, RequestIds, State};
 pub use handler::{BoxFuture, Handler};
+pub use hub::{
+    BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, LocalBackend, Outbound,
+    RegisterError, Registration, RemoteDelivery, close_code,
+};
 pub use into_response::IntoResponse;
 pub use pagination::{DEFAULT_MAX_PER_PAGE, DEFAULT_PER_PAGE, PageMeta, PageParams, Paginated};
 pub use pkg_id::{IntoPkgId, MAX_PKG_ID};

@@ -94,6 +94,18 @@ impl Reply {
         }
     }
 
+    /// Whether this answers a malformed frame (`invalid_envelope`).
+    pub(crate) fn is_invalid_envelope(&self) -> bool {
+        match &self.0 {
+            Repr::Model(model) => {
+                model.status_code == RspCode::InvalidData
+                    && model.data.get("code").and_then(Value::as_str)
+                        == Some(crate::error_code::INVALID_ENVELOPE)
+            }
+            Repr::Frame { .. } => false,
+        }
+    }
+
     /// The wire text.
     pub fn to_json(&self) -> String {
         match &self.0 {

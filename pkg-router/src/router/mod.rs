@@ -129,6 +129,12 @@ impl Router {
     /// Never fails: a malformed frame is answered with `INVALID_DATA`/`invalid_envelope`
     /// (echoing whatever ids could be read), as PROTOCOL.md section 4.3 requires.
     pub async fn handle_json(&self, session: &Session, frame: &str) -> String {
+        self.handle_json_frame(session, frame).await.0
+    }
+
+    /// [`handle_json`](Self::handle_json), also telling whether the frame was malformed (so a
+    /// transport can count consecutive malformed frames).
+    pub(crate) async fn handle_json_frame(&self, session: &Session, frame: &str) -> (String, bool) {
         // Parse `data` in the same pass only for callers the handler would accept.
         let eager = |pkg_id| {
             self.endpoint(pkg_id)
@@ -137,11 +143,11 @@ impl Router {
         match RawRequest::parse_with(frame, eager) {
             Ok(raw) => {
                 let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
-                self.run(session, pkg_id, req_id, Payload::Raw(raw))
-                    .await
-                    .into_json()
+                let reply = self.run(session, pkg_id, req_id, Payload::Raw(raw)).await;
+                let malformed = reply.is_invalid_envelope();
+                (reply.into_json(), malformed)
             }
-            Err(err) => invalid_envelope(err).to_json(),
+            Err(err) => (invalid_envelope(err).to_json(), true),
         }
     }
 

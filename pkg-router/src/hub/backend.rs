@@ -1,0 +1,52 @@
+use super::{Hub, Inner};
+use bytes::Bytes;
+use std::fmt;
+use std::sync::Weak;
+
+/// Carries broadcasts between nodes.
+///
+/// The hub always delivers a broadcast to its own connections; a backend additionally forwards
+/// it to other nodes and hands messages from other nodes back through [`RemoteDelivery`].
+/// [`LocalBackend`] (the default) forwards nothing. A Redis pub/sub backend plugs in here
+/// without any change to handlers.
+pub trait BroadcastBackend: Send + Sync + 'static {
+    /// Called once, when the hub is created, with the way back into the hub.
+    fn start(&self, delivery: RemoteDelivery) {
+        let _ = delivery;
+    }
+
+    /// Forwards an encoded broadcast frame to other nodes. Must not block: queue and return.
+    fn publish(&self, frame: &Bytes);
+}
+
+/// Single-process delivery: nothing to forward.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalBackend;
+
+impl BroadcastBackend for LocalBackend {
+    fn publish(&self, _frame: &Bytes) {}
+}
+
+/// Hands frames received from other nodes to this node's connections.
+#[derive(Clone)]
+pub struct RemoteDelivery {
+    hub: Weak<Inner>,
+}
+
+impl RemoteDelivery {
+    pub(super) fn new(hub: Weak<Inner>) -> Self {
+        Self { hub }
+    }
+
+    /// Queues `frame` on every local connection; returns how many, or `None` once the hub is
+    /// gone (the backend should stop then).
+    pub fn deliver(&self, frame: &Bytes) -> Option<usize> {
+        Hub::from_weak(&self.hub).map(|hub| hub.deliver_local(frame))
+    }
+}
+
+impl fmt::Debug for RemoteDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteDelivery").finish_non_exhaustive()
+    }
+}
