@@ -42,7 +42,8 @@ pub use pkg_id::{IntoPkgId, MAX_PKG_ID};
 pub use principal::Principal;
 pub use reply::Reply;
 pub use router::{
-    BuildError, HandlerSource, Route, RouteInfo, RouteTable, Router, RouterBuilder, Session,
+    BuildError, Call, DispatchHook, HandlerSource, Outcome, Route, RouteInfo, RouteTable, Router,
+    RouterBuilder, Session,
 };
 pub use schema::{MAX_VIOLATIONS, schema_of};
 pub use state::Extensions;

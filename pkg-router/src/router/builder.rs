@@ -1,5 +1,5 @@
 use super::route_table::{RouteInfo, RouteTable};
-use super::{BuildError, Endpoint, HandlerSource, Inner, Router, Shared};
+use super::{BuildError, DispatchHook, Endpoint, HandlerSource, Inner, Router, Shared};
 use crate::IntoPkgId;
 use crate::handler::{BoxedHandler, Handler};
 use crate::pagination::DEFAULT_MAX_PER_PAGE;
@@ -166,6 +166,7 @@ pub struct RouterBuilder {
     allow_empty: bool,
     default_timeout: Option<Duration>,
     max_per_page: u32,
+    hooks: Vec<Box<dyn DispatchHook>>,
 }
 
 impl RouterBuilder {
@@ -177,6 +178,7 @@ impl RouterBuilder {
             allow_empty: false,
             default_timeout: None,
             max_per_page: DEFAULT_MAX_PER_PAGE,
+            hooks: Vec::new(),
         }
     }
 
@@ -254,6 +256,13 @@ impl RouterBuilder {
     /// The largest `per_page` a [`PageParams`](crate::PageParams) argument accepts (default 100).
     pub fn max_per_page(mut self, max: u32) -> Self {
         self.max_per_page = max.max(1);
+        self
+    }
+
+    /// Adds a hook that runs around every dispatch (audit logs, custom checks); hooks run in
+    /// the order added.
+    pub fn hook(mut self, hook: impl DispatchHook) -> Self {
+        self.hooks.push(Box::new(hook));
         self
     }
 
@@ -361,6 +370,7 @@ impl RouterBuilder {
                     max_per_page: self.max_per_page,
                 },
                 table: RouteTable { rows },
+                hooks: self.hooks,
             }),
         })
     }

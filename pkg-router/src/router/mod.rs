@@ -2,17 +2,20 @@
 
 mod build_error;
 mod builder;
+mod hook;
 mod route_table;
 mod session;
 
 pub use build_error::{BuildError, HandlerSource};
 pub use builder::{Route, RouterBuilder};
+pub use hook::{Call, DispatchHook, Outcome};
 pub use route_table::{RouteInfo, RouteTable};
 pub use session::Session;
 
 use crate::envelope::{EnvelopeError, RawRequest, RequestModel, ResponseModel};
 use crate::extract::RequestContext;
 use crate::handler::BoxedHandler;
+use crate::into_response::IntoResponse;
 use crate::reply::Reply;
 use crate::schema::CompiledSchema;
 use crate::state::TypeMap;
@@ -73,6 +76,7 @@ struct Inner {
     routes: Vec<(u32, Arc<Endpoint>)>,
     shared: Shared,
     table: RouteTable,
+    hooks: Vec<Box<dyn DispatchHook>>,
 }
 
 /// What every request of a router shares: the application state and settings extractors read.
@@ -198,19 +202,42 @@ impl Router {
             status = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
-        if span.is_disabled() {
-            // No subscriber wants the span: skip the clock reads too.
+        let hooks = &self.inner.hooks;
+        if span.is_disabled() && hooks.is_empty() && !cfg!(feature = "metrics") {
+            // Nobody watches: skip the clock reads too.
             return self
-                .run_endpoint(endpoint, session, pkg_id, req_id, payload)
+                .run_endpoint(endpoint, session, pkg_id, req_id, payload, None)
                 .await;
         }
         let started = Instant::now();
+        let mut audited = None;
+        let audit = (!hooks.is_empty()).then_some(&mut audited);
         let reply = self
-            .run_endpoint(endpoint, session, pkg_id, req_id, payload)
+            .run_endpoint(endpoint, session, pkg_id, req_id, payload, audit)
             .instrument(span.clone())
             .await;
+        let elapsed = started.elapsed();
         span.record("status", reply.status_code().as_u8());
-        span.record("duration_us", started.elapsed().as_micros() as u64);
+        span.record("duration_us", elapsed.as_micros() as u64);
+        #[cfg(feature = "metrics")]
+        metrics::histogram!("ws_message_processing_duration_seconds", "pkg_id" => pkg_id.to_string())
+            .record(elapsed.as_secs_f64());
+        if !hooks.is_empty() {
+            let call = Call {
+                pkg_id,
+                req_id,
+                name: endpoint.name.as_deref(),
+                principal: session.principal(),
+                data: audited.as_ref(),
+            };
+            let outcome = Outcome {
+                status: reply.status_code(),
+                elapsed,
+            };
+            for hook in hooks {
+                hook.after(&call, &outcome);
+            }
+        }
         reply
     }
 
@@ -221,6 +248,7 @@ impl Router {
         pkg_id: u32,
         req_id: Uuid,
         payload: Payload<'_>,
+        audit: Option<&mut Option<Map<String, Value>>>,
     ) -> Reply {
         // Roles before schema: an unauthorised caller learns nothing about the schema.
         let principal = session.principal();
@@ -257,6 +285,23 @@ impl Router {
             return crate::HandlerError::Validation(violations)
                 .to_response(pkg_id, req_id)
                 .into();
+        }
+        if let Some(audit) = audit {
+            let map = data.as_object().cloned().unwrap_or_default();
+            let call = Call {
+                pkg_id,
+                req_id,
+                name: endpoint.name.as_deref(),
+                principal,
+                data: Some(&map),
+            };
+            for hook in &self.inner.hooks {
+                if let Err(err) = hook.before(&call) {
+                    *audit = Some(map);
+                    return err.into_reply(pkg_id, req_id);
+                }
+            }
+            *audit = Some(map);
         }
         let ctx = RequestContext {
             pkg_id,
