@@ -12,6 +12,9 @@ mod extract;
 mod handler;
 mod hub;
 mod into_response;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod jwt;
 mod pagination;
 mod pkg_id;
 mod principal;

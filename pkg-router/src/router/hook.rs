@@ -52,13 +52,15 @@ pub struct Outcome {
 ///
 /// impl DispatchHook for Audit {
 ///     fn after(&self, call: &Call<'_>, outcome: &Outcome) {
-///         let data = call.data.map(|data| redact(&Value::Object(data.clone())));
+///         let data = call
+///             .data
+///             .map_or(Value::Null, |data| redact(&Value::Object(data.clone())));
 ///         tracing::info!(
 ///             pkg_id = call.pkg_id,
 ///             req_id = %call.req_id,
 ///             user = %call.principal.name,
 ///             status = outcome.status.as_u8(),
-///             data = %data.unwrap_or(Value::Null),
+///             data = %data,
 ///             "audit"
 ///         );
 ///     }
