@@ -57,6 +57,8 @@ struct Inner {
     next_id: AtomicU64,
     backend: Arc<dyn BroadcastBackend>,
     shutdown: watch::Sender<bool>,
+    /// The number of live connections, watched by `shutdown`.
+    live: watch::Sender<usize>,
 }
 
 #[derive(Default)]
@@ -105,6 +107,7 @@ impl Hub {
                 next_id: AtomicU64::new(1),
                 backend: Arc::new(backend),
                 shutdown: watch::channel(false).0,
+                live: watch::channel(0).0,
             }),
         };
         hub.inner
@@ -227,6 +230,7 @@ impl Hub {
                 close,
             },
         );
+        self.inner.live.send_replace(registry.connections.len());
         #[cfg(feature = "metrics")]
         metrics::gauge!("ws_connections_active").set(registry.connections.len() as f64);
         Ok(Registration {
@@ -247,14 +251,9 @@ impl Hub {
     /// 1001. Resolves when no connection is left.
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
-        let mut watcher = self.inner.shutdown.subscribe();
-        // Connections deregister as they close; poll until none is left.
-        while self.connection_count() > 0 {
-            tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
-                _ = watcher.changed() => {}
-            }
-        }
+        // Connections deregister as they close.
+        let mut live = self.inner.live.subscribe();
+        let _ = live.wait_for(|count| *count == 0).await;
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
@@ -294,6 +293,7 @@ impl Hub {
                 registry.by_principal.remove(&principal);
             }
         }
+        self.inner.live.send_replace(registry.connections.len());
         #[cfg(feature = "metrics")]
         metrics::gauge!("ws_connections_active").set(registry.connections.len() as f64);
     }
