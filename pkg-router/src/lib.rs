@@ -36,7 +36,7 @@ pub use error::{HandlerError, Violation};
 pub use extract::{Data, Extension, FromRequest, HandlerNeeds, RequestContext, RequestIds, State};
 pub use handler::{BoxFuture, Handler};
 pub use hub::{
-    BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, LocalBackend, Outbound,
+    BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, LocalBackend, Outbound, Push,
     RegisterError, Registration, RemoteDelivery, close_code,
 };
 pub use into_response::IntoResponse;

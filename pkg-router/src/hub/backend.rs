@@ -1,6 +1,6 @@
-use super::{Hub, Inner};
-use bytes::Bytes;
+use super::{Hub, Inner, Push};
 use std::fmt;
+use std::sync::Arc;
 use std::sync::Weak;
 
 /// Carries broadcasts between nodes.
@@ -15,8 +15,9 @@ pub trait BroadcastBackend: Send + Sync + 'static {
         let _ = delivery;
     }
 
-    /// Forwards an encoded broadcast frame to other nodes. Must not block: queue and return.
-    fn publish(&self, frame: &Bytes);
+    /// Forwards a push to other nodes (its [`Push::json_frame`] is the natural payload).
+    /// Must not block: queue and return.
+    fn publish(&self, push: &Arc<Push>);
 }
 
 /// Single-process delivery: nothing to forward.
@@ -24,7 +25,7 @@ pub trait BroadcastBackend: Send + Sync + 'static {
 pub struct LocalBackend;
 
 impl BroadcastBackend for LocalBackend {
-    fn publish(&self, _frame: &Bytes) {}
+    fn publish(&self, _push: &Arc<Push>) {}
 }
 
 /// Hands frames received from other nodes to this node's connections.
@@ -38,10 +39,10 @@ impl RemoteDelivery {
         Self { hub }
     }
 
-    /// Queues `frame` on every local connection; returns how many, or `None` once the hub is
+    /// Queues `push` on every local connection; returns how many, or `None` once the hub is
     /// gone (the backend should stop then).
-    pub fn deliver(&self, frame: &Bytes) -> Option<usize> {
-        Hub::from_weak(&self.hub).map(|hub| hub.deliver_local(frame))
+    pub fn deliver(&self, push: &Arc<Push>) -> Option<usize> {
+        Hub::from_weak(&self.hub).map(|hub| hub.deliver_local(push))
     }
 }
 

@@ -4,12 +4,10 @@ mod backend;
 mod outbound;
 
 pub use backend::{BroadcastBackend, LocalBackend, RemoteDelivery};
-pub use outbound::{CloseReason, Outbound, close_code};
+pub use outbound::{CloseReason, Outbound, Push, close_code};
 
-use crate::envelope::BroadcastModel;
 use crate::error::HandlerError;
 use crate::extract::{FromRequest, RequestContext};
-use bytes::Bytes;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -150,9 +148,9 @@ impl Hub {
         pkg_id: impl crate::IntoPkgId,
         data: &T,
     ) -> Result<usize, HandlerError> {
-        let frame = encode(pkg_id.into_pkg_id(), data)?;
-        self.inner.backend.publish(&frame);
-        Ok(self.deliver_local(&frame))
+        let push = Arc::new(Push::new(pkg_id.into_pkg_id(), data).map_err(HandlerError::internal)?);
+        self.inner.backend.publish(&push);
+        Ok(self.deliver_local(&push))
     }
 
     /// Sends a push to every connection of one principal (all of them, not just the last one).
@@ -167,26 +165,26 @@ impl Hub {
         pkg_id: impl crate::IntoPkgId,
         data: &T,
     ) -> Result<usize, HandlerError> {
-        let frame = encode(pkg_id.into_pkg_id(), data)?;
+        let push = Arc::new(Push::new(pkg_id.into_pkg_id(), data).map_err(HandlerError::internal)?);
         let registry = self.read();
         let ids = registry.by_principal.get(principal_id);
         let mut queued = 0;
         for id in ids.into_iter().flatten() {
             if let Some(entry) = registry.connections.get(id) {
-                queued += usize::from(offer(*id, entry, Outbound::Text(frame.clone())));
+                queued += usize::from(offer(*id, entry, Outbound::Push(Arc::clone(&push))));
             }
         }
         Ok(queued)
     }
 
-    /// Queues an already-encoded push on every local connection (what a backend calls for
-    /// messages from other nodes).
-    pub(crate) fn deliver_local(&self, frame: &Bytes) -> usize {
+    /// Queues a push on every local connection (also what a backend calls for pushes from
+    /// other nodes).
+    pub(crate) fn deliver_local(&self, push: &Arc<Push>) -> usize {
         let registry = self.read();
         registry
             .connections
             .iter()
-            .filter(|(id, entry)| offer(**id, entry, Outbound::Text(frame.clone())))
+            .filter(|(id, entry)| offer(**id, entry, Outbound::Push(Arc::clone(push))))
             .count()
     }
 
@@ -312,11 +310,6 @@ fn offer(id: ConnectionId, entry: &Entry, message: Outbound) -> bool {
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
-}
-
-fn encode<T: Serialize + ?Sized>(pkg_id: u32, data: &T) -> Result<Bytes, HandlerError> {
-    let data = serde_json::to_value(data).map_err(HandlerError::internal)?;
-    Ok(Bytes::from(BroadcastModel::new(pkg_id, data).to_json()))
 }
 
 impl Default for Hub {

@@ -1,8 +1,9 @@
 //! One connection's life: auth handshake, registration, reader, writer, close.
 
-use super::endpoint::{Admission, Endpoint};
+use super::codec::{Codec, JsonCodec};
+use super::endpoint::{Admission, Endpoint, Format};
 use super::frame::{Frame, SocketError};
-use crate::envelope::{RawRequest, ResponseModel};
+use crate::envelope::ResponseModel;
 use crate::hub::{CloseReason, ConnectionInfo, Outbound, close_code};
 use crate::principal::Principal;
 use crate::router::Session;
@@ -37,7 +38,7 @@ enum FirstFrame {
     /// Authenticated (or anonymous) with nothing to replay.
     Done(Principal),
     /// Anonymous, and this request frame must be processed.
-    Replay(Principal, Bytes),
+    Replay(Principal, Frame),
 }
 
 impl Endpoint {
@@ -60,6 +61,7 @@ impl Endpoint {
         );
         async move {
             let _permit = admission.permit;
+            let admission_format = admission.format;
             let (mut sink, mut stream) = socket.split();
             let first = match self.handshake(&mut sink, &mut stream).await {
                 Ok(first) => first,
@@ -112,8 +114,12 @@ impl Endpoint {
             );
             let started = Instant::now();
             let last_seen = Arc::new(AtomicU64::new(0));
+            let codec = match admission_format {
+                Format::Json => JsonCodec,
+            };
             let writer = tokio::spawn(
                 write_loop(
+                    codec,
                     sink,
                     queue_rx,
                     close_tx.clone(),
@@ -128,6 +134,7 @@ impl Endpoint {
                 .in_current_span(),
             );
             let reader = Reader {
+                codec,
                 endpoint: &self,
                 session: &session,
                 limiter_key: &limiter_key,
@@ -194,8 +201,8 @@ impl Endpoint {
                 )));
             }
             return Ok(match first {
-                Frame::Text(text) | Frame::Binary(text) => {
-                    FirstFrame::Replay(Principal::anonymous(), text)
+                frame @ (Frame::Text(_) | Frame::Binary(_)) => {
+                    FirstFrame::Replay(Principal::anonymous(), frame)
                 }
                 _ => FirstFrame::Done(Principal::anonymous()),
             });
@@ -238,7 +245,8 @@ impl Endpoint {
 }
 
 /// Everything the reader of one connection works with.
-struct Reader<'a> {
+struct Reader<'a, C> {
+    codec: C,
     endpoint: &'a Endpoint,
     session: &'a Session,
     limiter_key: &'a Arc<str>,
@@ -248,12 +256,12 @@ struct Reader<'a> {
     last_seen: &'a AtomicU64,
 }
 
-impl Reader<'_> {
+impl<C: Codec> Reader<'_, C> {
     async fn run<R>(
         &self,
         stream: &mut R,
         mut close_rx: watch::Receiver<Option<CloseReason>>,
-        replay: Option<Bytes>,
+        replay: Option<Frame>,
         expiry: Option<tokio::time::Instant>,
     ) where
         R: Stream<Item = Result<Frame, SocketError>> + Unpin,
@@ -284,9 +292,9 @@ impl Reader<'_> {
                     self.close.send_replace(Some(CloseReason::new(close_code::AUTH_FAILED, "token expired")));
                     break false;
                 }
-                Some((json, was_malformed)) = in_flight.next(), if !in_flight.is_empty() => {
+                Some((reply, was_malformed)) = in_flight.next(), if !in_flight.is_empty() => {
                     malformed = if was_malformed { malformed + 1 } else { 0 };
-                    if !self.push(json) {
+                    if !self.push(reply) {
                         break false;
                     }
                     if config.max_malformed > 0 && malformed >= config.max_malformed {
@@ -304,25 +312,9 @@ impl Reader<'_> {
                             }
                             break false;
                         }
-                        Some(Ok(Frame::Text(text))) => {
+                        Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
                             count_message_received();
-                            in_flight.push(self.dispatch(text));
-                        }
-                        Some(Ok(Frame::Binary(_))) => {
-                            count_message_received();
-                            let reply = crate::envelope::EnvelopeError::new(
-                                crate::envelope::EnvelopeProblem::WrongFrameType,
-                            )
-                            .to_response()
-                            .to_json();
-                            malformed += 1;
-                            if !self.push(reply) {
-                                break false;
-                            }
-                            if config.max_malformed > 0 && malformed >= config.max_malformed {
-                                self.close.send_replace(Some(CloseReason::new(close_code::POLICY, "too many malformed frames")));
-                                break false;
-                            }
+                            in_flight.push(self.dispatch(frame));
                         }
                         Some(Ok(Frame::Close(_))) => break false,
                         Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
@@ -333,8 +325,8 @@ impl Reader<'_> {
         if shutting_down {
             // Stop reading; answer what is in flight (within the grace period), then 1001.
             let drain = async {
-                while let Some((json, _)) = in_flight.next().await {
-                    self.push(json);
+                while let Some((reply, _)) = in_flight.next().await {
+                    self.push(reply);
                 }
             };
             if tokio::time::timeout(config.shutdown_grace, drain)
@@ -357,20 +349,14 @@ impl Reader<'_> {
         }
     }
 
-    /// Handles one text frame: rate limit, handler timeout, dispatch.
-    async fn dispatch(&self, frame: Bytes) -> (String, bool) {
-        let Ok(text) = std::str::from_utf8(&frame) else {
-            let reply = crate::envelope::EnvelopeError::new(
-                crate::envelope::EnvelopeProblem::Json("frame is not UTF-8".into()),
-            );
-            return (reply.to_response().to_json(), true);
-        };
+    /// Handles one data frame: rate limit, handler timeout, dispatch.
+    async fn dispatch(&self, frame: Frame) -> (Outbound, bool) {
         if let Some(limiter) = &self.endpoint.limiter
             && let Err(wait) = limiter.check(self.limiter_key)
         {
             #[cfg(feature = "metrics")]
             metrics::counter!("rate_limit_hits_total").increment(1);
-            let (pkg_id, req_id) = salvage_ids(text);
+            let (pkg_id, req_id) = self.codec.ids(&frame);
             tracing::debug!(pkg_id, %req_id, retry_after_ms = wait.as_millis() as u64, "rate limited");
             let reply = ResponseModel::error(
                 pkg_id,
@@ -380,37 +366,35 @@ impl Reader<'_> {
                 "Rate limit exceeded",
                 Some(json!({ "retry_after_ms": wait.as_millis().max(1) as u64 })),
             );
-            return (reply.to_json(), false);
+            return (self.codec.encode(&reply), false);
         }
         let router = &self.endpoint.router;
-        match self.endpoint.config.handler_timeout {
-            None => router.handle_json_frame(self.session, text).await,
-            Some(limit) => {
-                match tokio::time::timeout(limit, router.handle_json_frame(self.session, text))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        let (pkg_id, req_id) = salvage_ids(text);
-                        tracing::warn!(pkg_id, %req_id, "request exceeded the transport's handler timeout");
-                        let reply = ResponseModel::error(
-                            pkg_id,
-                            req_id,
-                            RspCode::Error,
-                            error_code::TIMEOUT,
-                            format!("Handler did not finish within {} ms", limit.as_millis()),
-                            None,
-                        );
-                        (reply.to_json(), false)
-                    }
-                }
+        let Some(limit) = self.endpoint.config.handler_timeout else {
+            return self.codec.handle(router, self.session, frame).await;
+        };
+        // A cheap copy (shared bytes), to read the ids only if the request times out.
+        let copy = frame.clone();
+        match tokio::time::timeout(limit, self.codec.handle(router, self.session, frame)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let (pkg_id, req_id) = self.codec.ids(&copy);
+                tracing::warn!(pkg_id, %req_id, "request exceeded the transport's handler timeout");
+                let reply = ResponseModel::error(
+                    pkg_id,
+                    req_id,
+                    RspCode::Error,
+                    error_code::TIMEOUT,
+                    format!("Handler did not finish within {} ms", limit.as_millis()),
+                    None,
+                );
+                (self.codec.encode(&reply), false)
             }
         }
     }
 
     /// Queues a response; a full queue closes the connection as a slow consumer.
-    fn push(&self, json: String) -> bool {
-        match self.queue.try_send(Outbound::Text(Bytes::from(json))) {
+    fn push(&self, reply: Outbound) -> bool {
+        match self.queue.try_send(reply) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!("outbound queue full: closing slow consumer");
@@ -430,7 +414,8 @@ struct Keepalive {
 }
 
 /// Sends queued frames and pings until the close signal, then sends the close frame.
-async fn write_loop<W>(
+async fn write_loop<C: Codec, W>(
+    codec: C,
     mut sink: W,
     mut queue: mpsc::Receiver<Outbound>,
     close_tx: watch::Sender<Option<CloseReason>>,
@@ -454,7 +439,7 @@ async fn write_loop<W>(
             message = queue.recv() => {
                 let Some(message) = message else { break };
                 tokio::select! {
-                    sent = sink.send(into_frame(message)) => {
+                    sent = sink.send(into_frame(codec, message)) => {
                         if sent.is_err() {
                             close_tx.send_replace(Some(CloseReason::new(close_code::NORMAL, "")));
                             return;
@@ -488,7 +473,7 @@ async fn write_loop<W>(
         // Responses queued before a graceful close still go out.
         let flush = async {
             while let Ok(message) = queue.try_recv() {
-                if sink.send(into_frame(message)).await.is_err() {
+                if sink.send(into_frame(codec, message)).await.is_err() {
                     return;
                 }
             }
@@ -498,10 +483,11 @@ async fn write_loop<W>(
     close(&mut sink, reason).await;
 }
 
-fn into_frame(message: Outbound) -> Frame {
+fn into_frame<C: Codec>(codec: C, message: Outbound) -> Frame {
     match message {
         Outbound::Text(bytes) => Frame::Text(bytes),
         Outbound::Binary(bytes) => Frame::Binary(bytes),
+        Outbound::Push(push) => codec.push(&push),
     }
 }
 
@@ -559,14 +545,6 @@ fn expiry_deadline(
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .unwrap_or(Duration::ZERO);
     Some(tokio::time::Instant::now() + remaining)
-}
-
-/// The ids of a frame, or 0 / nil when they cannot be read.
-fn salvage_ids(text: &str) -> (u32, uuid::Uuid) {
-    match RawRequest::parse(text) {
-        Ok(raw) => (raw.pkg_id, raw.req_id),
-        Err(err) => (err.pkg_id, err.req_id),
-    }
 }
 
 fn count_connection(status: &'static str) {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../../docs/serving.md")]
 
 mod auth;
+mod codec;
 mod config;
 mod connection;
 mod endpoint;
