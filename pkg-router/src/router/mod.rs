@@ -1,5 +1,6 @@
 //! The [`Router`]: looks up the handler for a `pkg_id`, checks roles and schema, runs it.
 
+mod asyncapi;
 mod build_error;
 mod builder;
 mod hook;

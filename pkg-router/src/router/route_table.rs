@@ -86,7 +86,9 @@ impl fmt::Display for RouteTable {
                     row.pkg_id.to_string(),
                     row.name.clone().unwrap_or_else(|| "-".into()),
                     row.handler.clone().unwrap_or_else(|| "(no handler)".into()),
-                    if row.roles.is_empty() {
+                    if row.handler.is_none() {
+                        "-".into()
+                    } else if row.roles.is_empty() {
                         "public".into()
                     } else {
                         row.roles.join(" + ")

@@ -1,0 +1,145 @@
+//! Command line: `serve` (default), `token`, `routes`.
+
+use super::{DEV_SECRET, Settings, web};
+use pkg_router::transport::WsConfig;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const HELP: &str = "\
+books: the pkg-router demo (SQLite, JWT, CRUD, pagination, live updates)
+
+USAGE:
+    cargo run --example books [-- OPTIONS]                     serve
+    cargo run --example books -- token --user NAME --roles A,B [--ttl SECONDS]
+    cargo run --example books -- routes
+
+OPTIONS (serve; each also from the environment):
+    --addr ADDR         listen address [BOOKS_ADDR, default 127.0.0.1:8000]
+    --db PATH           SQLite file, created and migrated on first start [BOOKS_DB, default books.db]
+    --jwt-secret SECRET HS256 secret [BOOKS_JWT_SECRET, default: a public dev secret]
+";
+
+/// Reads `--name value` from `args`, else the environment variable.
+fn option(args: &[String], name: &str, env: Option<&str>) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| env.and_then(|e| std::env::var(e).ok()))
+}
+
+pub async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    let secret = option(&args, "--jwt-secret", Some("BOOKS_JWT_SECRET"));
+    match args.first().map(String::as_str) {
+        Some("token") => {
+            let Some(user) = option(&args, "--user", None) else {
+                eprintln!("token needs --user NAME\n\n{HELP}");
+                return ExitCode::FAILURE;
+            };
+            let roles: Vec<String> = option(&args, "--roles", None)
+                .map(|r| {
+                    r.split(',')
+                        .map(str::trim)
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ttl = option(&args, "--ttl", None)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(3600);
+            match web::mint(
+                secret.as_deref().unwrap_or(DEV_SECRET),
+                &user,
+                &roles,
+                Duration::from_secs(ttl),
+            ) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("cannot sign the token: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some("routes") => {
+            // The route table needs no database: build the router over an in-memory one.
+            let dir = std::env::temp_dir().join(format!("books-routes-{}.db", std::process::id()));
+            let result = async {
+                let db = super::db::Db::open(&dir).await?;
+                let router = super::build_router(db)?;
+                print!("{}", router.routes());
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            }
+            .await;
+            let _ = std::fs::remove_file(&dir);
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("{err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(other) if !other.starts_with("--") && other != "serve" => {
+            eprintln!("unknown command `{other}`\n\n{HELP}");
+            ExitCode::FAILURE
+        }
+        _ => serve(&args, secret).await,
+    }
+}
+
+async fn serve(args: &[String], secret: Option<String>) -> ExitCode {
+    let addr =
+        option(args, "--addr", Some("BOOKS_ADDR")).unwrap_or_else(|| "127.0.0.1:8000".into());
+    let Ok(addr) = addr.parse() else {
+        eprintln!("--addr: `{addr}` is not an address like 127.0.0.1:8000");
+        return ExitCode::FAILURE;
+    };
+    let db = option(args, "--db", Some("BOOKS_DB")).unwrap_or_else(|| "books.db".into());
+    if secret.is_none() {
+        tracing::warn!(
+            "!!! no --jwt-secret / BOOKS_JWT_SECRET: using the PUBLIC DEV SECRET; anyone can mint tokens (POST /dev/token). Never run this in production. !!!"
+        );
+    }
+    let settings = Settings {
+        addr,
+        db: db.into(),
+        jwt_secret: secret.clone(),
+        ws: WsConfig::default(),
+    };
+    let running = match super::start(settings).await {
+        Ok(running) => running,
+        Err(err) => {
+            eprintln!("cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = running.addr;
+    println!("books demo listening on http://{addr}");
+    println!("  web page:   http://{addr}/   (open it in a browser)");
+    println!(
+        "  WebSocket:  ws://{addr}/web  (first frame: {{\"type\":\"auth\",\"token\":\"Bearer <token>\"}})"
+    );
+    println!("  AsyncAPI:   http://{addr}/asyncapi.json");
+    println!(
+        "  a token:    cargo run --example books -- token --user alice --roles view-books,create-book,update-book,delete-book,admin,get-authors,create-author"
+    );
+    match running.server.await {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => {
+            eprintln!("server error: {err}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("server task failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The database: a SQLite pool, the count cache and a query counter.
+
+use super::count_cache::CountCache;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Shared by every handler (`State<Db>`) and the HTTP routes.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: SqlitePool,
+    pub counts: Arc<CountCache>,
+    queries: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies the migrations.
+    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("examples/books/migrations")
+            .run(&pool)
+            .await?;
+        Ok(Self {
+            pool,
+            counts: Arc::new(CountCache::default()),
+            queries: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Counts one statement sent to the database (the tests use it to prove there is no N+1).
+    pub fn note_query(&self) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Statements sent so far.
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Seeds a few authors and books into an empty database.
+    pub async fn seed(&self) -> Result<(), sqlx::Error> {
+        let (authors,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM authors")
+            .fetch_one(&self.pool)
+            .await?;
+        if authors > 0 {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (name, books) in [
+            (
+                "Ursula K. Le Guin",
+                &[
+                    ("A Wizard of Earthsea", "978-0553383041"),
+                    ("The Dispossessed", "978-0061054884"),
+                ][..],
+            ),
+            ("Frank Herbert", &[("Dune", "978-0441013593")][..]),
+            (
+                "Andrew Hunt",
+                &[("The Pragmatic Programmer", "978-0135957059")][..],
+            ),
+        ] {
+            let (author_id,): (i64,) =
+                sqlx::query_as("INSERT INTO authors (name) VALUES (?) RETURNING id")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            for (title, isbn) in books {
+                sqlx::query("INSERT INTO books (title, author_id, isbn) VALUES (?, ?, ?)")
+                    .bind(title)
+                    .bind(author_id)
+                    .bind(isbn)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await
+    }
+}

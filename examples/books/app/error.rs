@@ -1,0 +1,35 @@
+//! Domain errors and how they reach clients.
+
+use pkg_router::HandlerError;
+
+/// What the books commands can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum BooksError {
+    #[error("author {0} does not exist")]
+    UnknownAuthor(i64),
+    #[error("book {0} not found")]
+    BookNotFound(i64),
+    #[error("a book with ISBN {0} already exists")]
+    DuplicateIsbn(String),
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<BooksError> for HandlerError {
+    fn from(err: BooksError) -> Self {
+        match err {
+            BooksError::UnknownAuthor(_) => {
+                HandlerError::invalid_field("/author_id", err.to_string())
+            }
+            BooksError::BookNotFound(id) => {
+                HandlerError::not_found(format!("Book with ID {id} not found"))
+            }
+            BooksError::DuplicateIsbn(_) => HandlerError::conflict(err.to_string()),
+            BooksError::InvalidCursor => HandlerError::invalid_field("/cursor", "invalid cursor"),
+            // Logged by the router; the client sees only "Internal error".
+            BooksError::Database(source) => HandlerError::internal(source),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The books demo application: SQLite through sqlx, JWT auth, CRUD with pagination, live
+//! broadcasts and a web page, served by pkg-router.
+
+// Shared with tests/books.rs, which uses more of it than the binary does.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod cli;
+pub mod commands;
+pub mod count_cache;
+pub mod db;
+pub mod error;
+pub mod handlers;
+pub mod ids;
+pub mod models;
+pub mod repo;
+pub mod web;
+
+use db::Db;
+use handlers::ServerInfo;
+use ids::{PUSHES, PkgID};
+use pkg_router::jwt::JwtAuthenticator;
+use pkg_router::transport::WsConfig;
+use pkg_router::{Hub, Router};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The issuer of the tokens this demo accepts.
+pub const ISSUER: &str = "books-demo";
+/// The public development secret, used (with a warning) when none is configured.
+pub const DEV_SECRET: &str = "books-demo-dev-secret-do-not-use-in-production";
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+    /// `None`: the public dev secret (and the `/dev/token` endpoint) are used.
+    pub jwt_secret: Option<String>,
+    pub ws: WsConfig,
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub hub: Hub,
+    pub db: Db,
+    pub router: Router,
+    pub server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+}
+
+/// Builds the router with every handler of this crate (`#[pkg_handler]`, registered at link time).
+pub fn build_router(db: Db) -> Result<Router, pkg_router::BuildError> {
+    let info = ServerInfo::default();
+    let router = Router::builder()
+        .state(db)
+        .state(info.clone())
+        .with_registered()
+        .require_all_except(PkgID::ALL, PUSHES)
+        .build()?;
+    let handlers = router
+        .routes()
+        .iter()
+        .filter(|row| row.handler.is_some())
+        .count();
+    let _ = info.handlers.set(handlers);
+    Ok(router)
+}
+
+/// Opens the database, builds everything and starts serving; returns once the socket is bound.
+pub async fn start(
+    settings: Settings,
+) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    let db = Db::open(&settings.db).await?;
+    db.seed().await?;
+    let router = build_router(db.clone())?;
+    let secret = settings
+        .jwt_secret
+        .clone()
+        .unwrap_or_else(|| DEV_SECRET.to_owned());
+    let auth = JwtAuthenticator::hs256(&secret)
+        .issuer(ISSUER)
+        .leeway(std::time::Duration::from_secs(5));
+    let hub = Hub::new();
+    let web = web::Web {
+        db: db.clone(),
+        hub: hub.clone(),
+        auth,
+        asyncapi: Arc::new(router.asyncapi("Books API", env!("CARGO_PKG_VERSION"), "/web")),
+        dev_secret: settings.jwt_secret.is_none().then(|| secret.clone()),
+    };
+    let app = web::routes(web, router.clone(), settings.ws.clone());
+    let listener = tokio::net::TcpListener::bind(settings.addr).await?;
+    let addr = listener.local_addr()?;
+    let shutdown_hub = hub.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            shutdown_hub.shutdown().await;
+        })
+        .await
+    });
+    Ok(Running {
+        addr,
+        hub,
+        db,
+        router,
+        server,
+    })
+}

@@ -1,0 +1,526 @@
+//! The books example end to end: the real app (SQLite, JWT, axum) on a free port with a
+//! temporary database, driven by real WebSocket and HTTP clients.
+#![allow(clippy::unwrap_used, unreachable_pub)] // a failed unwrap is a failed test
+
+#[path = "../examples/books/app/mod.rs"]
+mod app;
+mod support;
+
+use app::ids::PkgID;
+use pkg_router::{ResponseModel, RspCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::{Client, call, next_json, send_json};
+
+const ALL_ROLES: &[&str] = &[
+    "get-authors",
+    "view-books",
+    "create-book",
+    "update-book",
+    "delete-book",
+    "admin",
+    "create-author",
+];
+
+struct Books {
+    running: app::Running,
+    db_path: std::path::PathBuf,
+}
+
+impl Books {
+    async fn start() -> Self {
+        let db_path = std::env::temp_dir().join(format!("books-test-{}.db", uuid::Uuid::new_v4()));
+        let mut ws = pkg_router::transport::WsConfig::default();
+        ws.rate_limit = None;
+        let settings = app::Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            db: db_path.clone(),
+            jwt_secret: None,
+            ws,
+        };
+        let running = app::start(settings).await.unwrap();
+        Self { running, db_path }
+    }
+
+    fn token(&self, user: &str, roles: &[&str]) -> String {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        app::web::mint(app::DEV_SECRET, user, &roles, Duration::from_secs(300)).unwrap()
+    }
+
+    async fn login(&self, user: &str, roles: &[&str]) -> Client {
+        let url = format!("ws://{}/web", self.running.addr);
+        let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let token = self.token(user, roles);
+        send_json(
+            &mut client,
+            &json!({"type": "auth", "token": format!("Bearer {token}")}),
+        )
+        .await;
+        assert_eq!(next_json(&mut client).await, json!({"type": "auth_ok"}));
+        client
+    }
+
+    async fn admin(&self) -> Client {
+        self.login("admin", ALL_ROLES).await
+    }
+
+    async fn http_get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.running.addr)
+            .await
+            .unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        let status = raw[9..12].parse().unwrap();
+        let body = raw.split("\r\n\r\n").nth(1).unwrap_or_default();
+        // Bodies are small: hyper sends them with a Content-Length, not chunked.
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Books {
+    fn drop(&mut self) {
+        self.running.server.abort();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path.display()));
+        }
+    }
+}
+
+fn ok(response: &ResponseModel) -> &Value {
+    assert_eq!(response.status_code, RspCode::Ok, "{response:?}");
+    &response.data
+}
+
+fn error<'r>(response: &'r ResponseModel, status: RspCode, code: &str) -> &'r Value {
+    assert_eq!(response.status_code, status, "{response:?}");
+    assert_eq!(response.data["code"], code, "{response:?}");
+    &response.data
+}
+
+async fn create_book(
+    client: &mut Client,
+    title: &str,
+    author_id: i64,
+    isbn: Option<&str>,
+) -> ResponseModel {
+    let mut data = json!({"title": title, "author_id": author_id});
+    if let Some(isbn) = isbn {
+        data["isbn"] = json!(isbn);
+    }
+    call(client, PkgID::CREATE_BOOK.id(), data).await
+}
+
+/// The next push (nil req_id), skipping nothing else: pushes are what a passive client gets.
+async fn next_push(client: &mut Client) -> Value {
+    let push = next_json(client).await;
+    assert_eq!(
+        push["req_id"], "00000000-0000-0000-0000-000000000000",
+        "{push}"
+    );
+    push
+}
+
+#[tokio::test]
+async fn authors_can_be_listed_filtered_paginated_and_created() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let all = call(&mut admin, PkgID::GET_AUTHORS.id(), json!({})).await;
+    assert_eq!(ok(&all).as_array().unwrap().len(), 3);
+    let filtered = call(
+        &mut admin,
+        PkgID::GET_AUTHORS.id(),
+        json!({"filters": {"name": "le gUIN"}}),
+    )
+    .await;
+    assert_eq!(ok(&filtered)[0]["name"], "Ursula K. Le Guin");
+
+    let created = call(
+        &mut admin,
+        PkgID::CREATE_AUTHOR.id(),
+        json!({"name": "N. K. Jemisin"}),
+    )
+    .await;
+    assert_eq!(ok(&created)["name"], "N. K. Jemisin");
+    let page = call(
+        &mut admin,
+        PkgID::GET_PAGINATED_AUTHORS.id(),
+        json!({"page": 2, "per_page": 3}),
+    )
+    .await;
+    assert_eq!(ok(&page).as_array().unwrap().len(), 1);
+    let meta = page.meta.unwrap();
+    assert_eq!(
+        (
+            meta.page,
+            meta.per_page,
+            meta.total,
+            meta.pages,
+            meta.has_more
+        ),
+        (2, 3, 4, 2, false)
+    );
+
+    let invalid = call(&mut admin, PkgID::CREATE_AUTHOR.id(), json!({"name": ""})).await;
+    assert_eq!(
+        error(&invalid, RspCode::InvalidData, "validation_error")["details"][0]["path"],
+        "/name"
+    );
+}
+
+#[tokio::test]
+async fn create_update_delete_a_book_with_broadcasts_to_another_client() {
+    let books = Books::start().await;
+    let mut writer = books.admin().await;
+    let mut watcher = books.login("viewer", &["view-books"]).await;
+
+    let created = create_book(
+        &mut writer,
+        "The Left Hand of Darkness",
+        1,
+        Some("978-0441478125"),
+    )
+    .await;
+    let book = ok(&created).clone();
+    assert_eq!(book["title"], "The Left Hand of Darkness");
+    let id = book["id"].as_i64().unwrap();
+    let push = next_push(&mut watcher).await;
+    assert_eq!(push["pkg_id"], PkgID::BOOK_CREATED.id());
+    assert_eq!(
+        push["data"],
+        json!({"id": id, "title": "The Left Hand of Darkness", "action": "created"})
+    );
+
+    let updated = call(
+        &mut writer,
+        PkgID::UPDATE_BOOK.id(),
+        json!({"id": id, "title": "Left Hand"}),
+    )
+    .await;
+    assert_eq!(ok(&updated)["title"], "Left Hand");
+    assert_eq!(
+        ok(&updated)["isbn"],
+        "978-0441478125",
+        "partial update keeps other fields"
+    );
+    let push = next_push(&mut watcher).await;
+    assert_eq!(
+        push["data"],
+        json!({"id": id, "title": "Left Hand", "action": "updated"})
+    );
+
+    let deleted = call(&mut writer, PkgID::DELETE_BOOK.id(), json!({"id": id})).await;
+    assert_eq!(ok(&deleted)["message"], "Book deleted successfully");
+    let push = next_push(&mut watcher).await;
+    assert_eq!(push["pkg_id"], PkgID::BOOK_DELETED.id());
+    assert_eq!(push["data"], json!({"id": id, "action": "deleted"}));
+}
+
+#[tokio::test]
+async fn domain_errors_map_to_the_protocol() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let unknown_author = create_book(&mut admin, "Orphan", 999, None).await;
+    let body = error(&unknown_author, RspCode::InvalidData, "validation_error");
+    assert_eq!(
+        body["details"],
+        json!([{"path": "/author_id", "message": "author 999 does not exist"}])
+    );
+
+    let duplicate = create_book(&mut admin, "Dune again", 2, Some("978-0441013593")).await;
+    error(&duplicate, RspCode::InvalidData, "conflict");
+
+    let missing = call(
+        &mut admin,
+        PkgID::UPDATE_BOOK.id(),
+        json!({"id": 999, "title": "Updated Title"}),
+    )
+    .await;
+    let body = error(&missing, RspCode::Error, "not_found");
+    assert!(
+        body["msg"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("not found")
+    );
+    let missing = call(&mut admin, PkgID::DELETE_BOOK.id(), json!({"id": 999})).await;
+    error(&missing, RspCode::Error, "not_found");
+
+    let schema = create_book(&mut admin, "", 0, Some("123")).await;
+    let body = error(&schema, RspCode::InvalidData, "validation_error");
+    assert_eq!(body["details"].as_array().unwrap().len(), 3);
+    let no_id = call(&mut admin, PkgID::DELETE_BOOK.id(), json!({})).await;
+    assert_eq!(
+        error(&no_id, RspCode::InvalidData, "validation_error")["details"][0]["path"],
+        "/id"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_write_announces_nothing() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let mut watcher = books.login("viewer", &["view-books"]).await;
+    error(
+        &create_book(&mut admin, "Dune again", 2, Some("978-0441013593")).await,
+        RspCode::InvalidData,
+        "conflict",
+    );
+    let created = create_book(&mut admin, "Fresh", 2, None).await;
+    // The first push the watcher sees is the successful create, not the failed one.
+    assert_eq!(
+        next_push(&mut watcher).await["data"]["id"],
+        ok(&created)["id"]
+    );
+}
+
+#[tokio::test]
+async fn a_database_failure_is_an_internal_error_that_leaks_nothing() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    books.running.db.pool.close().await;
+    let response = call(&mut admin, PkgID::GET_BOOKS.id(), json!({})).await;
+    let body = error(&response, RspCode::Error, "internal_error");
+    assert_eq!(body["msg"], "Internal error");
+    assert!(!response.data.to_string().to_lowercase().contains("pool"));
+}
+
+#[tokio::test]
+async fn roles_are_enforced() {
+    let books = Books::start().await;
+    let mut viewer = books.login("viewer", &["view-books"]).await;
+    let denied = create_book(&mut viewer, "Nope", 1, None).await;
+    error(&denied, RspCode::PermissionDenied, "permission_denied");
+    // DELETE_BOOK needs delete-book AND admin.
+    let mut half = books.login("half", &["delete-book"]).await;
+    let denied = call(&mut half, PkgID::DELETE_BOOK.id(), json!({"id": 1})).await;
+    assert_eq!(
+        error(&denied, RspCode::PermissionDenied, "permission_denied")["details"]["missing_roles"],
+        json!(["admin"])
+    );
+    // SERVER_INFO is public.
+    let info = call(&mut viewer, PkgID::SERVER_INFO.id(), json!({})).await;
+    assert_eq!(ok(&info)["handlers"], 8);
+    assert_eq!(ok(&info)["connections"], 2);
+}
+
+#[tokio::test]
+async fn books_page_by_offset_and_by_cursor() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    for i in 0..21 {
+        ok(&create_book(&mut admin, &format!("Book {i:02}"), 2, None).await);
+    }
+    // 4 seeded + 21 = 25 books.
+    let first = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"page": 1, "per_page": 10}),
+    )
+    .await;
+    let meta = first.meta.clone().unwrap();
+    assert_eq!((meta.total, meta.pages, meta.has_more), (25, 3, true));
+    let last = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"page": 3, "per_page": 10}),
+    )
+    .await;
+    assert_eq!(ok(&last).as_array().unwrap().len(), 5);
+    assert!(!last.meta.unwrap().has_more);
+
+    // Cursor mode: every book exactly once, in id order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut data = json!({"per_page": 7});
+        if let Some(cursor) = &cursor {
+            data["cursor"] = json!(cursor);
+        }
+        let page = call(&mut admin, PkgID::GET_BOOKS.id(), data).await;
+        seen.extend(
+            ok(&page)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["id"].as_i64().unwrap()),
+        );
+        let meta = page.meta.unwrap();
+        assert_eq!(meta.has_more, meta.next_cursor.is_some());
+        match meta.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=25).collect::<Vec<i64>>());
+
+    let bad = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"cursor": "not-a-cursor"}),
+    )
+    .await;
+    assert_eq!(
+        error(&bad, RspCode::InvalidData, "validation_error")["details"][0]["path"],
+        "/cursor"
+    );
+    let too_big = call(&mut admin, PkgID::GET_BOOKS.id(), json!({"per_page": 101})).await;
+    error(&too_big, RspCode::InvalidData, "validation_error");
+}
+
+#[tokio::test]
+async fn filters_and_eager_loading_without_n_plus_one() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let by_author = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"filters": {"author_id": 1}}),
+    )
+    .await;
+    assert_eq!(ok(&by_author).as_array().unwrap().len(), 2);
+    assert_eq!(by_author.meta.unwrap().total, 2);
+    let by_title = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"filters": {"title": "DUNE"}}),
+    )
+    .await;
+    assert_eq!(ok(&by_title)[0]["title"], "Dune");
+    // LIKE wildcards in the filter are literal.
+    let wildcard = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"filters": {"title": "%"}}),
+    )
+    .await;
+    assert_eq!(ok(&wildcard).as_array().unwrap().len(), 0);
+
+    for i in 0..16 {
+        ok(&create_book(&mut admin, &format!("Extra {i}"), (i % 3) + 1, None).await);
+    }
+    let before = books.running.db.queries();
+    let page = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"per_page": 20, "eager_load": ["author"]}),
+    )
+    .await;
+    let items = ok(&page).as_array().unwrap();
+    assert_eq!(items.len(), 20);
+    assert!(items.iter().all(|b| b["author"]["id"] == b["author_id"]));
+    let queries = books.running.db.queries() - before;
+    assert!(
+        queries <= 2,
+        "one page query (+ one count), not one per book: {queries}"
+    );
+    let plain = call(&mut admin, PkgID::GET_BOOKS.id(), json!({"per_page": 1})).await;
+    assert!(ok(&plain)[0].get("author").is_none());
+}
+
+#[tokio::test]
+async fn the_count_cache_is_invalidated_by_writes() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let total = |response: ResponseModel| response.meta.unwrap().total;
+    assert_eq!(
+        total(call(&mut admin, PkgID::GET_BOOKS.id(), json!({})).await),
+        4
+    );
+    let queries = books.running.db.queries();
+    assert_eq!(
+        total(call(&mut admin, PkgID::GET_BOOKS.id(), json!({})).await),
+        4
+    );
+    assert_eq!(
+        books.running.db.queries() - queries,
+        1,
+        "the second count comes from the cache"
+    );
+
+    let id = ok(&create_book(&mut admin, "New", 1, None).await)["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        total(call(&mut admin, PkgID::GET_BOOKS.id(), json!({})).await),
+        5
+    );
+    let by_author = json!({"filters": {"author_id": 1}});
+    assert_eq!(
+        total(call(&mut admin, PkgID::GET_BOOKS.id(), by_author.clone()).await),
+        3
+    );
+    // Moving the book to another author changes the filtered count.
+    ok(&call(
+        &mut admin,
+        PkgID::UPDATE_BOOK.id(),
+        json!({"id": id, "author_id": 2}),
+    )
+    .await);
+    assert_eq!(
+        total(call(&mut admin, PkgID::GET_BOOKS.id(), by_author.clone()).await),
+        2
+    );
+    ok(&call(&mut admin, PkgID::DELETE_BOOK.id(), json!({"id": id})).await);
+    assert_eq!(
+        total(call(&mut admin, PkgID::GET_BOOKS.id(), json!({})).await),
+        4
+    );
+}
+
+#[tokio::test]
+async fn http_and_websocket_share_the_same_listing() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let ws = call(
+        &mut admin,
+        PkgID::GET_BOOKS.id(),
+        json!({"per_page": 3, "filters": {"author_id": 1}, "eager_load": ["author"]}),
+    )
+    .await;
+    let token = books.token("viewer", &["view-books"]);
+    let (status, http) = books
+        .http_get(
+            "/api/books?per_page=3&author_id=1&eager_load=author",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(&http["data"], ok(&ws));
+    assert_eq!(http["meta"]["total"], 2);
+    assert_eq!(books.http_get("/api/books", None).await.0, 401);
+    let no_role = books.token("nobody", &[]);
+    assert_eq!(books.http_get("/api/books", Some(&no_role)).await.0, 403);
+}
+
+#[tokio::test]
+async fn health_and_asyncapi_are_served() {
+    let books = Books::start().await;
+    let _client = books.admin().await;
+    let (status, health) = books.http_get("/health", None).await;
+    assert_eq!(
+        (status, &health),
+        (200, &json!({"status": "ok", "connections": 1}))
+    );
+    let (status, doc) = books.http_get("/asyncapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["asyncapi"], "3.0.0");
+    for id in PkgID::ALL {
+        assert!(doc["operations"].get(id.name()).is_some(), "{id} missing");
+    }
+    assert_eq!(
+        doc["operations"]["DELETE_BOOK"]["x-roles"],
+        json!(["delete-book", "admin"])
+    );
+    assert_eq!(doc["operations"]["BOOK_CREATED"]["action"], "send");
+    let isbn = &doc["components"]["messages"]["CREATE_BOOK.request"]["payload"]["properties"]["data"]
+        ["properties"]["isbn"];
+    assert!(isbn.to_string().contains("978-"), "{isbn}");
+}
