@@ -24,6 +24,51 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Examples
+//!
+//! A graceful shutdown, end to end: the server's shutdown signal runs
+//! [`Hub::shutdown`](crate::Hub::shutdown), and the connected client is closed with 1001.
+//!
+//! ```
+//! use futures_util::StreamExt;
+//! use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
+//! use pkg_router::{Hub, Router};
+//! use std::time::Duration;
+//! use tokio_tungstenite::tungstenite::Message;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let hub = Hub::new();
+//! let mut config = WsConfig::default();
+//! config.auth = AuthMode::Disabled;
+//! let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, hub.clone(), config);
+//! let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("ws://{}/web", listener.local_addr()?);
+//!
+//! let (stop, stop_requested) = tokio::sync::oneshot::channel::<()>();
+//! let server_hub = hub.clone();
+//! let server = tokio::spawn(async move {
+//!     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+//!         .with_graceful_shutdown(async move {
+//!             let _ = stop_requested.await;
+//!             server_hub.shutdown().await;
+//!         })
+//!         .await
+//! });
+//!
+//! let (mut client, _) = tokio_tungstenite::connect_async(&url).await?;
+//! while hub.connection_count() == 0 {
+//!     tokio::time::sleep(Duration::from_millis(5)).await;
+//! }
+//!
+//! stop.send(()).unwrap();
+//! let Some(Ok(Message::Close(Some(close)))) = client.next().await else { panic!("no close frame") };
+//! assert_eq!(u16::from(close.code), 1001);
+//! server.await??;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use crate::hub::CloseReason;
 use crate::transport::{Endpoint, Frame, SocketError};
@@ -47,6 +92,41 @@ use std::task::{Context, Poll, ready};
 ///
 /// The peer address is logged and available to handlers ([`ConnectionInfo`](crate::ConnectionInfo))
 /// when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`.
+///
+/// # Examples
+///
+/// A real server on a free port, and a client:
+///
+/// ```
+/// use futures_util::{SinkExt, StreamExt};
+/// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
+/// use pkg_router::{HandlerError, Hub, Router};
+/// use tokio_tungstenite::tungstenite::{Error, Message};
+///
+/// async fn ping() -> Result<&'static str, HandlerError> {
+///     Ok("pong")
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let mut config = WsConfig::default();
+/// config.auth = AuthMode::Disabled;
+/// let endpoint = Endpoint::new(Router::builder().handler(1, ping).build()?, Hub::new(), config);
+/// let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// tokio::spawn(async move { axum::serve(listener, app).await });
+///
+/// let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/web")).await?;
+/// client.send(Message::text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#)).await?;
+/// let reply = client.next().await.unwrap()?;
+/// assert!(reply.to_text()?.ends_with(r#""status_code":0,"meta":null,"data":"pong"}"#));
+///
+/// // Refused before the upgrade, with a plain HTTP status.
+/// let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/web?format=xml")).await;
+/// assert!(matches!(refused, Err(Error::Http(response)) if response.status() == 400));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub fn ws<S>(endpoint: Endpoint) -> MethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,

@@ -27,7 +27,23 @@ pub struct Violation {
 }
 
 impl Violation {
-    /// A violation at `path`.
+    /// A violation at `path`, a JSON pointer into `data` (`""` for `data` itself).
+    ///
+    /// Build several when a handler checks more than a schema can express, and return them all
+    /// at once as [`HandlerError::Validation`] so the client can fix a form in one round trip.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Violation};
+    ///
+    /// let err = HandlerError::Validation(vec![
+    ///     Violation::new("/title", "must not be empty"),
+    ///     Violation::new("", "too many fields"),
+    /// ]);
+    /// assert_eq!(err.violations()[0].path, "/title");
+    /// assert_eq!(err.violations()[1].to_string(), "/: too many fields");
+    /// ```
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             path: path.into(),
@@ -121,32 +137,102 @@ fn join(violations: &[Violation]) -> String {
 }
 
 impl HandlerError {
-    /// A validation error with a single violation.
+    /// A validation error with a single violation: for checks a schema cannot make (an id that
+    /// must exist, two fields that must agree).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    ///
+    /// let err = HandlerError::invalid_field("/author_id", "author 9 does not exist");
+    /// assert_eq!((err.status(), err.code()), (RspCode::InvalidData, "validation_error"));
+    /// assert_eq!(err.violations()[0].message, "author 9 does not exist");
+    /// ```
     pub fn invalid_field(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![Violation::new(path, message)])
     }
 
     /// A [`NotFound`](Self::NotFound) error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    ///
+    /// let err = HandlerError::not_found("Book 7 not found");
+    /// assert_eq!((err.status(), err.code()), (RspCode::Error, "not_found"));
+    /// assert_eq!(err.client_message(), "Book 7 not found");
+    /// ```
     pub fn not_found(msg: impl Into<String>) -> Self {
         Self::NotFound(msg.into())
     }
 
     /// A [`Conflict`](Self::Conflict) error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    ///
+    /// let err = HandlerError::conflict("Title already taken");
+    /// assert_eq!((err.status(), err.code()), (RspCode::InvalidData, "conflict"));
+    /// ```
     pub fn conflict(msg: impl Into<String>) -> Self {
         Self::Conflict(msg.into())
     }
 
     /// A [`PermissionDenied`](Self::PermissionDenied) error.
+    ///
+    /// For checks the declared roles cannot express, such as "only the author may edit this
+    /// book".
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    ///
+    /// let err = HandlerError::permission_denied("only the author may edit this book");
+    /// assert_eq!((err.status(), err.code()), (RspCode::PermissionDenied, "permission_denied"));
+    /// ```
     pub fn permission_denied(msg: impl Into<String>) -> Self {
         Self::PermissionDenied(msg.into())
     }
 
     /// An [`Internal`](Self::Internal) error wrapping its cause.
+    ///
+    /// The cause is logged by the router and never sent: the client only reads
+    /// `Internal error`. Takes any error, or a plain message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::HandlerError;
+    /// use std::error::Error;
+    ///
+    /// let err = HandlerError::internal(std::io::Error::other("connection refused"));
+    /// assert_eq!(err.code(), "internal_error");
+    /// assert_eq!(err.client_message(), "Internal error");
+    /// assert_eq!(err.source().unwrap().to_string(), "connection refused"); // for the logs
+    ///
+    /// let err = HandlerError::internal("lock poisoned");
+    /// assert_eq!(err.to_string(), "internal error: lock poisoned");
+    /// ```
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(source.into())
     }
 
-    /// An application-defined error.
+    /// An application-defined error, with the status and code of your choice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    ///
+    /// let err = HandlerError::custom(RspCode::Error, "quota_exceeded", "Upgrade your plan");
+    /// assert_eq!((err.status(), err.code()), (RspCode::Error, "quota_exceeded"));
+    /// assert_eq!(err.client_message(), "Upgrade your plan");
+    /// ```
     pub fn custom(
         status: RspCode,
         code: impl Into<Cow<'static, str>>,
@@ -162,6 +248,23 @@ impl HandlerError {
 
     /// Attaches details to a [`Custom`](Self::Custom) error; other variants are returned as
     /// they are (their details are fixed by the protocol).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    /// use serde_json::json;
+    /// use uuid::Uuid;
+    ///
+    /// let err = HandlerError::custom(RspCode::Error, "quota_exceeded", "Upgrade your plan")
+    ///     .with_details(json!({"limit": 100}));
+    /// let body = err.to_response(1, Uuid::nil()).error_body().unwrap();
+    /// assert_eq!(body.details, Some(json!({"limit": 100})));
+    ///
+    /// // Ignored on the other variants.
+    /// let err = HandlerError::not_found("gone").with_details(json!({"limit": 100}));
+    /// assert_eq!(err.to_response(1, Uuid::nil()).error_body().unwrap().details, None);
+    /// ```
     #[must_use]
     pub fn with_details(mut self, value: Value) -> Self {
         if let Self::Custom { details, .. } = &mut self {
@@ -170,7 +273,16 @@ impl HandlerError {
         self
     }
 
-    /// The wire status.
+    /// The wire status (see the table on [`HandlerError`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    ///
+    /// assert_eq!(HandlerError::conflict("taken").status(), RspCode::InvalidData);
+    /// assert_eq!(HandlerError::internal("boom").status(), RspCode::Error);
+    /// ```
     pub fn status(&self) -> RspCode {
         match self {
             Self::Validation(_) | Self::Conflict(_) => RspCode::InvalidData,
@@ -180,7 +292,16 @@ impl HandlerError {
         }
     }
 
-    /// The stable `data.code` string.
+    /// The stable `data.code` string (see [`error_code`](crate::error_code)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{error_code, HandlerError};
+    ///
+    /// assert_eq!(HandlerError::not_found("gone").code(), error_code::NOT_FOUND);
+    /// assert_eq!(HandlerError::invalid_field("/x", "bad").code(), error_code::VALIDATION_ERROR);
+    /// ```
     pub fn code(&self) -> &str {
         match self {
             Self::Validation(_) => error_code::VALIDATION_ERROR,
@@ -193,6 +314,19 @@ impl HandlerError {
     }
 
     /// The message the client sees (never the cause of an internal error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::HandlerError;
+    ///
+    /// assert_eq!(HandlerError::not_found("Book 7 not found").client_message(), "Book 7 not found");
+    /// assert_eq!(
+    ///     HandlerError::invalid_field("/title", "must not be empty").client_message(),
+    ///     "Validation failed: /title: must not be empty"
+    /// );
+    /// assert_eq!(HandlerError::internal("db password rejected").client_message(), "Internal error");
+    /// ```
     pub fn client_message(&self) -> String {
         match self {
             Self::Validation(violations) => format!("Validation failed: {}", join(violations)),
@@ -203,6 +337,16 @@ impl HandlerError {
     }
 
     /// The violations of a [`Validation`](Self::Validation) error (empty for other variants).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Violation};
+    ///
+    /// let err = HandlerError::invalid_field("/title", "must not be empty");
+    /// assert_eq!(err.violations(), [Violation::new("/title", "must not be empty")]);
+    /// assert!(HandlerError::not_found("gone").violations().is_empty());
+    /// ```
     pub fn violations(&self) -> &[Violation] {
         match self {
             Self::Validation(violations) => violations,
@@ -211,6 +355,25 @@ impl HandlerError {
     }
 
     /// The response a client receives for this error.
+    ///
+    /// The router calls it for errors handlers return; call it yourself when answering outside a
+    /// handler (a transport refusing a request, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, RspCode};
+    /// use serde_json::json;
+    /// use uuid::Uuid;
+    ///
+    /// let response = HandlerError::invalid_field("/title", "must not be empty")
+    ///     .to_response(3, Uuid::nil());
+    /// assert_eq!((response.pkg_id, response.status_code), (3, RspCode::InvalidData));
+    /// assert_eq!(
+    ///     response.error_body().unwrap().details,
+    ///     Some(json!([{"path": "/title", "message": "must not be empty"}]))
+    /// );
+    /// ```
     pub fn to_response(&self, pkg_id: u32, req_id: Uuid) -> ResponseModel {
         let details = match self {
             Self::Validation(violations) => serde_json::to_value(violations).ok(),

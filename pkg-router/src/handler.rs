@@ -10,7 +10,21 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// A boxed reply future.
+/// A boxed reply future: what [`Handler::call`] returns, so handlers of different types can be
+/// stored and run alike.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{BoxFuture, Reply, ResponseModel};
+/// use uuid::Uuid;
+///
+/// let future: BoxFuture =
+///     Box::pin(async { Reply::from(ResponseModel::success(1, Uuid::nil(), "done")) });
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let reply = rt.block_on(future);
+/// assert_eq!(reply.into_model().data, "done");
+/// ```
 pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 
 /// An async function usable as a handler.
@@ -19,6 +33,39 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 /// where each `Ai: FromRequest`, `R: IntoResponse`, and the future is `Send + 'static`. You never
 /// implement it yourself; it is what [`RouterBuilder::handler`](crate::RouterBuilder::handler)
 /// and `#[pkg_handler]` accept.
+///
+/// Name it as a bound to write your own registration helpers.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::testing::{ResponseExt, TestRouter};
+/// use pkg_router::{Handler, HandlerError, RequestIds, Route, Router};
+/// use serde_json::json;
+///
+/// /// Every admin route of the application: any handler, `admin` role required.
+/// fn admin<H: Handler<Args>, Args: 'static>(pkg_id: u32, handler: H) -> Route {
+///     Route::new(pkg_id, handler).roles(["admin"])
+/// }
+///
+/// async fn purge() -> Result<&'static str, HandlerError> {
+///     Ok("purged")
+/// }
+///
+/// async fn which(ids: RequestIds) -> Result<u32, HandlerError> {
+///     Ok(ids.pkg_id)
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let router = Router::builder().route(admin(50, purge)).route(admin(51, which)).build()?;
+/// let client = TestRouter::new(router);
+/// client.call(50, json!({})).await.expect_error("permission_denied");
+/// let admin_client = client.with_roles(["admin"]);
+/// assert_eq!(admin_client.call(50, json!({})).await.expect_ok(), "purged");
+/// assert_eq!(admin_client.call(51, json!({})).await.expect_ok(), 51);
+/// # Ok::<(), pkg_router::BuildError>(())
+/// # }).unwrap();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a pkg-router handler",
     label = "not a handler",
@@ -26,9 +73,55 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 )]
 pub trait Handler<Args>: Clone + Send + Sync + Sized + 'static {
     /// Extracts the arguments and runs the handler.
+    ///
+    /// The router calls it after its checks, with a [`RequestContext`] only the router can
+    /// build; an argument that fails to extract answers the request in place of the handler.
+    ///
+    /// # Examples
+    ///
+    /// What `call` does, seen through a router:
+    ///
+    /// ```
+    /// use pkg_router::testing::TestRouter;
+    /// use pkg_router::{Data, HandlerError, RspCode};
+    /// use serde_json::json;
+    ///
+    /// async fn double(Data(n): Data<i64>) -> Result<i64, HandlerError> {
+    ///     Ok(n * 2)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestRouter::with_handler(1, double);
+    /// // `data` is always an object, so `Data<i64>` cannot extract: the handler never runs.
+    /// let response = client.call(1, json!({"n": 2})).await;
+    /// assert_eq!(response.status_code, RspCode::InvalidData);
+    /// # });
+    /// ```
     fn call(&self, ctx: RequestContext<'_>) -> BoxFuture;
 
-    /// Declares what the arguments need from the router.
+    /// Declares what the arguments need from the router: every argument's
+    /// [`FromRequest::declare`], in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{Handler, HandlerError, HandlerNeeds, State};
+    ///
+    /// #[derive(Clone)]
+    /// struct Config;
+    ///
+    /// async fn show(State(_config): State<Config>) -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// fn needs_of<H: Handler<Args>, Args>(_handler: &H) -> HandlerNeeds {
+    ///     let mut needs = HandlerNeeds::default();
+    ///     H::declare(&mut needs);
+    ///     needs
+    /// }
+    ///
+    /// assert!(format!("{:?}", needs_of(&show)).contains("Config"));
+    /// ```
     fn declare(needs: &mut HandlerNeeds);
 }
 

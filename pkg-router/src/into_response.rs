@@ -24,7 +24,9 @@ use uuid::Uuid;
 /// # Examples
 ///
 /// ```
+/// use pkg_router::testing::{ResponseExt, TestRouter};
 /// use pkg_router::{IntoResponse, Reply, ResponseModel};
+/// use serde_json::json;
 /// use uuid::Uuid;
 ///
 /// /// Answers with the number of items only.
@@ -32,9 +34,18 @@ use uuid::Uuid;
 ///
 /// impl IntoResponse for Count {
 ///     fn into_reply(self, pkg_id: u32, req_id: Uuid) -> Reply {
-///         ResponseModel::success(pkg_id, req_id, serde_json::json!({"count": self.0})).into()
+///         ResponseModel::success(pkg_id, req_id, json!({"count": self.0})).into()
 ///     }
 /// }
+///
+/// async fn count_books() -> Count {
+///     Count(3)
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let client = TestRouter::with_handler(1, count_books);
+/// assert_eq!(client.call(1, json!({})).await.expect_ok(), &json!({"count": 3}));
+/// # });
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a pkg-router handler",
@@ -43,6 +54,24 @@ use uuid::Uuid;
 )]
 pub trait IntoResponse {
     /// Builds the reply to the request `pkg_id`/`req_id`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, IntoResponse, RspCode};
+    /// use uuid::Uuid;
+    ///
+    /// let ok: Result<Vec<&str>, HandlerError> = Ok(vec!["Dune"]);
+    /// let reply = ok.into_reply(4, Uuid::nil());
+    /// assert_eq!(reply.status_code(), RspCode::Ok);
+    /// assert!(reply.to_json().ends_with(r#""data":["Dune"]}"#));
+    ///
+    /// let err: Result<Vec<&str>, HandlerError> = Err(HandlerError::not_found("no books"));
+    /// let model = err.into_reply(4, Uuid::nil()).into_model();
+    /// assert_eq!(model.error_body().unwrap().code, "not_found");
+    ///
+    /// assert_eq!(().into_reply(4, Uuid::nil()).into_model().data, serde_json::Value::Null);
+    /// ```
     fn into_reply(self, pkg_id: u32, req_id: Uuid) -> Reply;
 }
 

@@ -81,9 +81,43 @@ use std::sync::Once;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest clock-skew allowance [`JwtAuthenticator::leeway`] accepts; larger values are capped.
+///
+/// A larger allowance would keep stolen, expired tokens usable for too long; the transport
+/// applies the same cap when it closes connections whose token expires.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::jwt::{JwtAuthenticator, MAX_LEEWAY};
+/// use pkg_router::transport::Authenticator;
+/// use std::time::Duration;
+///
+/// assert_eq!(MAX_LEEWAY, Duration::from_secs(60));
+/// let auth = JwtAuthenticator::hs256("s").leeway(Duration::from_secs(3600));
+/// assert_eq!(Authenticator::leeway(&auth), MAX_LEEWAY);
+/// ```
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
 /// The smallest RSA modulus, in bits, [`JwtAuthenticator::rs256_pem`] accepts.
+///
+/// Smaller keys can be factored with practical effort, so tokens they sign prove nothing.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::jwt::{JwtAuthenticator, MIN_RSA_BITS};
+///
+/// # const RSA_1024_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+/// # MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDqeVAixQhbACLnjMeMLIztFyr5
+/// # CQurnTm/bHvbXteRddlTTJdK4xaFlebr63Dpry1iruJHDxShZFhPR2rIYVNjthUJ
+/// # H2UGAsUlFnUFtaG8bVMUJAY975qKNZhoF9lVtRadxSWHkt8BHZORNci+1r6jdo1A
+/// # 1TyOEfydgSCyGA6s9wIDAQAB
+/// # -----END PUBLIC KEY-----
+/// # ";
+/// assert_eq!(MIN_RSA_BITS, 2048);
+/// let err = JwtAuthenticator::rs256_pem(RSA_1024_PUBLIC_PEM.as_bytes()).unwrap_err();
+/// assert!(err.to_string().contains("1024"), "{err}");
+/// ```
 pub const MIN_RSA_BITS: usize = 2048;
 
 /// A signature algorithm [`JwtAuthenticator`] and [`Claims`] support.
@@ -110,6 +144,15 @@ pub enum JwtAlgorithm {
 
 impl JwtAlgorithm {
     /// The name used in a token's `alg` header: `"HS256"`, `"RS256"` or `"ES256"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::JwtAlgorithm;
+    ///
+    /// assert_eq!(JwtAlgorithm::Rs256.as_str(), "RS256");
+    /// assert_eq!(JwtAlgorithm::Es256.to_string(), JwtAlgorithm::Es256.as_str());
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -336,14 +379,26 @@ impl JwtAuthenticator {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::jwt::JwtAuthenticator;
+    /// use pkg_router::jwt::{Claims, JwtAlgorithm, JwtAuthenticator};
     ///
     /// let pem = "-----BEGIN PUBLIC KEY-----
     /// MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqocdOjKlHqR2juLBnZ95/3IzyEq2
     /// wHHmHXY4KDcJQd4F2S2xOLDqk7kqinnRDprAu2MKCOto0exk4OmSmNaA0w==
     /// -----END PUBLIC KEY-----";
     /// let auth = JwtAuthenticator::es256_pem(pem.as_bytes())?;
-    /// # Ok::<(), pkg_router::jwt::JwtConfigError>(())
+    /// assert_eq!(auth.algorithm(), JwtAlgorithm::Es256);
+    /// # const EC_PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----
+    /// # MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgWP3PalFfqzOdojyS
+    /// # NO4HdVDTV/I4eRSivXoaVORvlp+hRANCAASqhx06MqUepHaO4sGdn3n/cjPISrbA
+    /// # ceYddjgoNwlB3gXZLbE4sOqTuSqKedEOmsC7YwoI62jR7GTg6ZKY1oDT
+    /// # -----END PRIVATE KEY-----
+    /// # ";
+    /// let token = Claims::new("u-1").sign_es256_pem(EC_PRIVATE_PEM.as_bytes())?;
+    /// assert_eq!(auth.verify(&token)?.id, "u-1");
+    ///
+    /// // A private key is not a verification key.
+    /// assert!(JwtAuthenticator::es256_pem(EC_PRIVATE_PEM.as_bytes()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn es256_pem(pem: &[u8]) -> Result<Self, JwtConfigError> {
         const ALG: JwtAlgorithm = JwtAlgorithm::Es256;
@@ -379,6 +434,26 @@ impl JwtAuthenticator {
     ///
     /// Call it more than once to accept tokens from any of several issuers. Without it, `iss` is
     /// not checked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    /// use pkg_router::transport::AuthError;
+    ///
+    /// let auth = JwtAuthenticator::hs256("s")
+    ///     .issuer("https://sso.example.com/realms/books")
+    ///     .issuer("https://sso.example.com/realms/staff");
+    ///
+    /// let staff = Claims::new("u-1").issuer("https://sso.example.com/realms/staff").sign_hs256("s")?;
+    /// assert!(auth.verify(&staff).is_ok());
+    ///
+    /// let other = Claims::new("u-1").issuer("https://evil.example.com").sign_hs256("s")?;
+    /// assert_eq!(auth.verify(&other), Err(AuthError::InvalidToken("wrong issuer".into())));
+    /// let none = Claims::new("u-1").sign_hs256("s")?;
+    /// assert!(auth.verify(&none).is_err()); // `iss` is required once an issuer is set
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuers.push(issuer.into());
@@ -390,6 +465,22 @@ impl JwtAuthenticator {
     ///
     /// Call it more than once to accept any of several audiences. Without it, `aud` is not
     /// checked, so Keycloak's default `"aud": "account"` passes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    /// use pkg_router::transport::AuthError;
+    ///
+    /// let auth = JwtAuthenticator::hs256("s").audience("books-api");
+    /// let for_us = Claims::new("u-1").audience("account").audience("books-api").sign_hs256("s")?;
+    /// assert!(auth.verify(&for_us).is_ok()); // one of the listed audiences is enough
+    ///
+    /// let for_others = Claims::new("u-1").audience("account").sign_hs256("s")?;
+    /// assert_eq!(auth.verify(&for_others), Err(AuthError::InvalidToken("wrong audience".into())));
+    /// assert!(JwtAuthenticator::hs256("s").verify(&for_others).is_ok()); // unchecked by default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
@@ -422,6 +513,20 @@ impl JwtAuthenticator {
     }
 
     /// Whether the roles in `realm_access.roles` are granted (the default) or ignored.
+    ///
+    /// Turn them off when realm roles are shared by many applications and only this
+    /// application's [client roles](Self::client_roles) should count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let token = Claims::new("u-1").realm_roles(["admin"]).sign_hs256("s")?;
+    /// assert_eq!(JwtAuthenticator::hs256("s").verify(&token)?.roles, ["admin"]);
+    /// assert!(JwtAuthenticator::hs256("s").realm_roles(false).verify(&token)?.roles.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn realm_roles(mut self, enabled: bool) -> Self {
         self.realm_roles = enabled;
@@ -457,7 +562,15 @@ impl JwtAuthenticator {
         self
     }
 
-    /// The one algorithm this authenticator accepts.
+    /// The one algorithm this authenticator accepts (fixed by its constructor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{JwtAlgorithm, JwtAuthenticator};
+    ///
+    /// assert_eq!(JwtAuthenticator::hs256("s").algorithm(), JwtAlgorithm::Hs256);
+    /// ```
     #[must_use]
     pub fn algorithm(&self) -> JwtAlgorithm {
         self.algorithm
@@ -471,6 +584,25 @@ impl JwtAuthenticator {
     /// [`AuthError::Expired`] if `exp` (plus the [leeway](Self::leeway)) has passed;
     /// [`AuthError::InvalidToken`] with a short reason for anything else (see the
     /// [module docs](self)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    /// use pkg_router::transport::AuthError;
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let auth = JwtAuthenticator::hs256("s");
+    /// let token = Claims::new("u-1").username("ann").realm_roles(["view-books"]).sign_hs256("s")?;
+    /// let ann = auth.verify(&token)?;
+    /// assert_eq!((ann.id.as_str(), ann.name.as_str()), ("u-1", "ann"));
+    /// assert!(ann.expires_at.unwrap() > SystemTime::now());
+    ///
+    /// assert_eq!(auth.verify("not.a.token").unwrap_err().to_string(), "invalid token: malformed token or unsupported algorithm");
+    /// let stale = Claims::new("u-1").expires_at(SystemTime::now() - Duration::from_secs(60)).sign_hs256("s")?;
+    /// assert_eq!(auth.verify(&stale), Err(AuthError::Expired));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| invalid("malformed token or unsupported algorithm"))?;
@@ -723,9 +855,36 @@ pub struct Claims {
 impl Claims {
     /// How long a token is valid when neither [`expires_in`](Self::expires_in) nor
     /// [`expires_at`](Self::expires_at) is called: one hour.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let token = Claims::new("u-1").sign_hs256("s")?;
+    /// let expires_at = JwtAuthenticator::hs256("s").verify(&token)?.expires_at.unwrap();
+    /// let lifetime = expires_at.duration_since(SystemTime::now())?;
+    /// assert!(lifetime <= Claims::DEFAULT_LIFETIME);
+    /// assert!(lifetime > Claims::DEFAULT_LIFETIME - Duration::from_secs(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
     /// Claims for the subject `sub` (the user id, [`Principal::id`]), with no roles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let token = Claims::new("8c3f0e4e").sign_hs256("s")?;
+    /// let principal = JwtAuthenticator::hs256("s").verify(&token)?;
+    /// assert_eq!(principal.id, "8c3f0e4e");
+    /// assert_eq!(principal.name, "8c3f0e4e"); // no username: the subject
+    /// assert!(principal.roles.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(sub: impl Into<String>) -> Self {
         Self {
             sub: sub.into(),
@@ -739,6 +898,16 @@ impl Claims {
     }
 
     /// Sets `preferred_username` ([`Principal::name`]; the subject when unset).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let token = Claims::new("8c3f0e4e").username("alice").sign_hs256("s")?;
+    /// assert_eq!(JwtAuthenticator::hs256("s").verify(&token)?.name, "alice");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn username(mut self, username: impl Into<String>) -> Self {
         self.username = Some(username.into());
@@ -746,6 +915,20 @@ impl Claims {
     }
 
     /// Adds realm roles (`realm_access.roles`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let token = Claims::new("u-1")
+    ///     .realm_roles(["view-books"])
+    ///     .realm_roles(["create-book"])
+    ///     .sign_hs256("s")?;
+    /// let principal = JwtAuthenticator::hs256("s").verify(&token)?;
+    /// assert_eq!(principal.roles, ["view-books", "create-book"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn realm_roles<I, S>(mut self, roles: I) -> Self
     where
@@ -757,6 +940,21 @@ impl Claims {
     }
 
     /// Adds roles of the client `client_id` (`resource_access.<client_id>.roles`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let token = Claims::new("u-1")
+    ///     .client_roles("books-api", ["view-books"])
+    ///     .client_roles("books-api", ["create-book"])
+    ///     .client_roles("billing", ["pay"])
+    ///     .sign_hs256("s")?;
+    /// let auth = JwtAuthenticator::hs256("s").client_roles("books-api");
+    /// assert_eq!(auth.verify(&token)?.roles, ["view-books", "create-book"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn client_roles<I, S>(mut self, client_id: impl Into<String>, roles: I) -> Self
     where
@@ -777,6 +975,17 @@ impl Claims {
     }
 
     /// Sets the issuer (`iss`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let auth = JwtAuthenticator::hs256("s").issuer("books-dev");
+    /// assert!(auth.verify(&Claims::new("u-1").issuer("books-dev").sign_hs256("s")?).is_ok());
+    /// assert!(auth.verify(&Claims::new("u-1").issuer("books-prod").sign_hs256("s")?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
@@ -784,6 +993,17 @@ impl Claims {
     }
 
     /// Adds an audience (`aud`: a string for one, a list for several).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let token = Claims::new("u-1").audience("books-api").sign_hs256("s")?;
+    /// assert!(JwtAuthenticator::hs256("s").audience("books-api").verify(&token).is_ok());
+    /// assert!(JwtAuthenticator::hs256("s").audience("billing").verify(&token).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
@@ -791,6 +1011,18 @@ impl Claims {
     }
 
     /// Makes the token expire `lifetime` after it is signed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let token = Claims::new("u-1").expires_in(Duration::from_secs(8 * 3600)).sign_hs256("s")?;
+    /// let expires_at = JwtAuthenticator::hs256("s").verify(&token)?.expires_at.unwrap();
+    /// assert!(expires_at > SystemTime::now() + Duration::from_secs(7 * 3600));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn expires_in(mut self, lifetime: Duration) -> Self {
         self.expiry = Expiry::In(lifetime);
@@ -798,6 +1030,20 @@ impl Claims {
     }
 
     /// Makes the token expire at `when` (which may be in the past, to test refusals).
+    ///
+    /// JWT times are whole seconds: fractions of `when` are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let when = UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100-01-01
+    /// let token = Claims::new("u-1").expires_at(when).sign_hs256("s")?;
+    /// assert_eq!(JwtAuthenticator::hs256("s").verify(&token)?.expires_at, Some(when));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn expires_at(mut self, when: SystemTime) -> Self {
         self.expiry = Expiry::At(when);
@@ -810,6 +1056,20 @@ impl Claims {
     ///
     /// [`JwtConfigError::Signing`] if the system clock is before 1970 or the expiry is out of
     /// range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAuthenticator};
+    ///
+    /// let secret = "a-dev-secret-of-at-least-32-bytes!";
+    /// let token = Claims::new("u-1").sign_hs256(secret)?;
+    /// assert!(token.starts_with("eyJ")); // base64url of `{"`
+    /// assert_eq!(token.split('.').count(), 3);
+    /// assert!(JwtAuthenticator::hs256(secret).verify(&token).is_ok());
+    /// assert!(JwtAuthenticator::hs256("another secret").verify(&token).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sign_hs256(&self, secret: impl AsRef<[u8]>) -> Result<String, JwtConfigError> {
         self.sign(
             JwtAlgorithm::Hs256,
@@ -824,6 +1084,60 @@ impl Claims {
     ///
     /// [`JwtConfigError::InvalidKey`] if `private_key_pem` is not an RSA private key;
     /// [`JwtConfigError::Signing`] as for [`sign_hs256`](Self::sign_hs256).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAlgorithm, JwtAuthenticator, JwtConfigError};
+    ///
+    /// # const RSA_PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----
+    /// # MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQC1t4iyS7DjO6l4
+    /// # YiVN6VK5elIq72aF4BTdPp3ZaS3s3kPo5BnkYEoUytk2mwJ7u3NNv7cGnac6M4tX
+    /// # FslDjh8QiwijnwT40cy+uB+2jY5AeQG3bR0S+mTLp4kLo7+2HzO4Kjql5YpIQF0a
+    /// # k99NBqBx74Q7qx5+yEI1F3r7+Ae4jVsGY3oUNwRs1b6ihvIBheoVJ1bchREv/E8K
+    /// # j9WoVKkp+E5rYFKZYodTf3BalTGwNFQ5BETwo2CLSHX7iLdoq++SCNx0M+jZOqsv
+    /// # 8Sorv6lp4h+SmwpAei/U1wEB5ZDLNOtKdG7+L7n0PuXt5UPM4zuwhTGFHzpxCq4d
+    /// # 3KDRk7iTAgMBAAECggEAOChbrOo6ZMcz5PnD2JOiVqLIUO+CSh5JpGQtCRr5r+my
+    /// # p/8SR2NAkbNstHTsLAvuotj8OaWwIAr85XGryl5aGFU3WsWSlkjUEx644kRV8XPU
+    /// # BXlJkmtiihOhBUFaRnDXHXOjg1BwT0rg2w1W5amGHR/tyDjmaD0ARQMYJVVuIWi8
+    /// # kHoBldyegRZavKXsOCgQQOBf0XmuKa1UXKuoyMqRAXWqtyiS5rXRZH22FAi7faiD
+    /// # a6TK8WOUgBXAPOy3iwwOmz0B8yQZehCnnYGM05tsK726wgYFiwljVSrQcAbHT6oM
+    /// # dpkipWXy12jAB94R+xnAwA8Mp9jiNFTqBYfJw5HmXQKBgQDf7Gk/x5cTkjA9qm7s
+    /// # E91/esA3Scx8SEMIcPUZYSlTcJld5BIcnpwjI1GVMGILx1qsg09kAaROM12D4KzD
+    /// # Q/SNUb2NRoppjkgqPLzkYJnYPoWpwCsOrQtkDbU5XXZyZTOuA0f24IwLLJYny9D2
+    /// # iQs16d4nvZXyL6WFeLG2I1mqvwKBgQDPv1lpMDOc+ursehEZJWosQ7LVTboLzzpY
+    /// # tN5B/rasEo+1PmocyO759z+JzkREs5Rrb1nNMbpU4JA4M/ZfCoaClhkTjfoHuX5E
+    /// # EyLzsJafqd/Eys/mIB1SUkgTvGI8ChvoX+vR5VJUe6lH2TWqnTEKSNHQmsp4qCR7
+    /// # mdAtoqWLLQKBgDuEL5lHKG2IPpA1W5Qd15KJgstvLw2de0ukElEzlPNbizf8ZZ/7
+    /// # vE5OleGMYZL14rDVmeVf1lb+qg1iSyj/R+HD5xjEtgdGTQIE8MPWtS1XuNkcfZVC
+    /// # AzQNvKxJnjDbmzfWIWuJ1U8nA6YCM0FDvZoP1f9EEbW0Wk82fC2ICc4rAoGANjI8
+    /// # GBXsERLggIqjtUSuexe6Kq1ZUMVh+kxNAzh43VEGTokW06WTuoBHAiNeafHTUWe+
+    /// # LKrBam0fEppztn2fc6fGqPRL+wHoL8gyQRKbaNG/P66NKALOw3AVv5hQpEsa1rdX
+    /// # ZO2HWeTc15KRzo2tgnpWyi3njiyHP/tzdMROnY0CgYB6HG/GSgfQpUSG5iMrXfwV
+    /// # 5/qDL4da5jGONn0h2n9lWZIOtzJJqYU5KMmhPkFGEDRJj5CiU12lGqxaRe38m6ez
+    /// # 6Jp9K38h7ECOcK0p4JU/Mt7X2TnUX6FjbdkyhkFZ1KriWkSIJ8JLw0zjLyvrHbVI
+    /// # XWk42bRYPy006PoSw9NoKg==
+    /// # -----END PRIVATE KEY-----
+    /// # ";
+    /// # const RSA_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+    /// # MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtbeIskuw4zupeGIlTelS
+    /// # uXpSKu9mheAU3T6d2Wkt7N5D6OQZ5GBKFMrZNpsCe7tzTb+3Bp2nOjOLVxbJQ44f
+    /// # EIsIo58E+NHMvrgfto2OQHkBt20dEvpky6eJC6O/th8zuCo6peWKSEBdGpPfTQag
+    /// # ce+EO6sefshCNRd6+/gHuI1bBmN6FDcEbNW+oobyAYXqFSdW3IURL/xPCo/VqFSp
+    /// # KfhOa2BSmWKHU39wWpUxsDRUOQRE8KNgi0h1+4i3aKvvkgjcdDPo2TqrL/EqK7+p
+    /// # aeIfkpsKQHov1NcBAeWQyzTrSnRu/i+59D7l7eVDzOM7sIUxhR86cQquHdyg0ZO4
+    /// # kwIDAQAB
+    /// # -----END PUBLIC KEY-----
+    /// # ";
+    /// let token = Claims::new("u-1").sign_rs256_pem(RSA_PRIVATE_PEM.as_bytes())?;
+    /// let auth = JwtAuthenticator::rs256_pem(RSA_PUBLIC_PEM.as_bytes())?;
+    /// assert_eq!(auth.verify(&token)?.id, "u-1");
+    ///
+    /// // The public key cannot sign.
+    /// let err = Claims::new("u-1").sign_rs256_pem(RSA_PUBLIC_PEM.as_bytes()).unwrap_err();
+    /// assert!(matches!(err, JwtConfigError::InvalidKey { algorithm: JwtAlgorithm::Rs256, .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sign_rs256_pem(&self, private_key_pem: &[u8]) -> Result<String, JwtConfigError> {
         const ALG: JwtAlgorithm = JwtAlgorithm::Rs256;
         ensure_crypto_provider();
@@ -849,6 +1163,31 @@ impl Claims {
     ///
     /// [`JwtConfigError::InvalidKey`] if `private_key_pem` is not a P-256 private key in PKCS#8;
     /// [`JwtConfigError::Signing`] as for [`sign_hs256`](Self::sign_hs256).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::jwt::{Claims, JwtAlgorithm, JwtAuthenticator, JwtConfigError};
+    ///
+    /// # const EC_PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----
+    /// # MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgWP3PalFfqzOdojyS
+    /// # NO4HdVDTV/I4eRSivXoaVORvlp+hRANCAASqhx06MqUepHaO4sGdn3n/cjPISrbA
+    /// # ceYddjgoNwlB3gXZLbE4sOqTuSqKedEOmsC7YwoI62jR7GTg6ZKY1oDT
+    /// # -----END PRIVATE KEY-----
+    /// # ";
+    /// # const EC_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+    /// # MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqocdOjKlHqR2juLBnZ95/3IzyEq2
+    /// # wHHmHXY4KDcJQd4F2S2xOLDqk7kqinnRDprAu2MKCOto0exk4OmSmNaA0w==
+    /// # -----END PUBLIC KEY-----
+    /// # ";
+    /// let token = Claims::new("u-1").sign_es256_pem(EC_PRIVATE_PEM.as_bytes())?;
+    /// let auth = JwtAuthenticator::es256_pem(EC_PUBLIC_PEM.as_bytes())?;
+    /// assert_eq!(auth.verify(&token)?.id, "u-1");
+    ///
+    /// let err = Claims::new("u-1").sign_es256_pem(b"not a key").unwrap_err();
+    /// assert!(matches!(err, JwtConfigError::InvalidKey { algorithm: JwtAlgorithm::Es256, .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sign_es256_pem(&self, private_key_pem: &[u8]) -> Result<String, JwtConfigError> {
         const ALG: JwtAlgorithm = JwtAlgorithm::Es256;
         ensure_crypto_provider();

@@ -7,8 +7,38 @@ use serde_json::{Map, Value};
 
 /// The default largest `per_page` (configurable with
 /// [`RouterBuilder::max_per_page`](crate::RouterBuilder::max_per_page)).
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::testing::TestRouter;
+/// use pkg_router::{HandlerError, PageParams, DEFAULT_MAX_PER_PAGE};
+/// use serde_json::json;
+///
+/// async fn list(page: PageParams) -> Result<u32, HandlerError> {
+///     Ok(page.per_page)
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let client = TestRouter::with_handler(1, list);
+/// assert_eq!(client.call(1, json!({"per_page": DEFAULT_MAX_PER_PAGE})).await.data, 100);
+/// assert!(!client.call(1, json!({"per_page": DEFAULT_MAX_PER_PAGE + 1})).await.is_ok());
+/// # });
+/// ```
 pub const DEFAULT_MAX_PER_PAGE: u32 = 100;
 /// The `per_page` used when a request gives none.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{PageParams, DEFAULT_PER_PAGE};
+/// use serde_json::Map;
+///
+/// let params = PageParams::from_data(&Map::new(), 100)?;
+/// assert_eq!(params.per_page, DEFAULT_PER_PAGE);
+/// assert_eq!(PageParams::default().per_page, 20);
+/// # Ok::<(), pkg_router::HandlerError>(())
+/// ```
 pub const DEFAULT_PER_PAGE: u32 = 20;
 
 /// The `meta` of a paginated response.
@@ -46,6 +76,18 @@ pub struct PageMeta {
 
 impl PageMeta {
     /// Metadata for offset mode: `pages` and `has_more` are computed from `total`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::PageMeta;
+    ///
+    /// let last = PageMeta::offset(3, 20, 45);
+    /// assert_eq!((last.pages, last.has_more), (3, false));
+    ///
+    /// let empty = PageMeta::offset(1, 20, 0);
+    /// assert_eq!((empty.pages, empty.has_more), (0, false));
+    /// ```
     pub fn offset(page: u32, per_page: u32, total: u64) -> Self {
         let pages = if per_page == 0 {
             0
@@ -63,6 +105,22 @@ impl PageMeta {
     }
 
     /// Metadata for cursor mode: `has_more` is whether a next cursor exists.
+    ///
+    /// For lists that change while clients page through them (feeds, logs), where page numbers
+    /// would skip or repeat items. `total` and `pages` stay 0 unless
+    /// [`with_total`](Self::with_total) sets them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::PageMeta;
+    ///
+    /// let more = PageMeta::cursor(20, Some("id:40".into()));
+    /// assert_eq!((more.page, more.total, more.has_more), (1, 0, true));
+    ///
+    /// let end = PageMeta::cursor(20, None);
+    /// assert!(!end.has_more);
+    /// ```
     pub fn cursor(per_page: u32, next_cursor: Option<String>) -> Self {
         Self {
             page: 1,
@@ -75,6 +133,15 @@ impl PageMeta {
     }
 
     /// Sets `total` and `pages` in cursor mode, when the handler counted anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::PageMeta;
+    ///
+    /// let meta = PageMeta::cursor(20, Some("id:40".into())).with_total(45);
+    /// assert_eq!((meta.total, meta.pages, meta.has_more), (45, 3, true));
+    /// ```
     #[must_use]
     pub fn with_total(mut self, total: u64) -> Self {
         self.total = total;
@@ -136,9 +203,30 @@ impl Default for PageParams {
 impl PageParams {
     /// Reads and checks the paging fields of `data`; other fields are ignored.
     ///
+    /// Taking `PageParams` as a handler argument calls this with the router's maximum; call it
+    /// yourself for paging parameters nested elsewhere, or in tests.
+    ///
     /// # Errors
     ///
     /// A [`HandlerError::Validation`] listing every out-of-range or mistyped field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::PageParams;
+    /// use serde_json::json;
+    ///
+    /// let data = json!({"cursor": "id:40", "title": "ignored"});
+    /// let params = PageParams::from_data(data.as_object().unwrap(), 50)?;
+    /// assert_eq!(params.cursor.as_deref(), Some("id:40"));
+    /// assert_eq!((params.page, params.per_page), (1, 20)); // defaults
+    ///
+    /// let data = json!({"page": 0, "per_page": 51, "cursor": 7, "filters": []});
+    /// let err = PageParams::from_data(data.as_object().unwrap(), 50).unwrap_err();
+    /// let paths: Vec<&str> = err.violations().iter().map(|v| v.path.as_str()).collect();
+    /// assert_eq!(paths, ["/page", "/per_page", "/cursor", "/filters"]);
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
     pub fn from_data(data: &Map<String, Value>, max_per_page: u32) -> Result<Self, HandlerError> {
         let mut params = Self::default();
         let mut violations = Vec::new();
@@ -180,7 +268,27 @@ impl PageParams {
         }
     }
 
-    /// Items to skip in offset mode: `(page - 1) * per_page`.
+    /// Items to skip in offset mode: `(page - 1) * per_page`, ready for a SQL `OFFSET`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::PageParams;
+    ///
+    /// let params = PageParams { page: 3, per_page: 25, ..PageParams::default() };
+    /// assert_eq!(params.offset(), 50);
+    /// assert_eq!(PageParams::default().offset(), 0);
+    ///
+    /// let books: Vec<u32> = (1..=60).collect();
+    /// let page: Vec<u32> = books
+    ///     .iter()
+    ///     .copied()
+    ///     .skip(params.offset() as usize)
+    ///     .take(params.per_page as usize)
+    ///     .collect();
+    /// assert_eq!(page.first(), Some(&51));
+    /// assert_eq!(page.len(), 10);
+    /// ```
     pub fn offset(&self) -> u64 {
         u64::from(self.page.saturating_sub(1)) * u64::from(self.per_page)
     }
@@ -192,10 +300,28 @@ impl PageParams {
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{PageMeta, Paginated};
+/// use pkg_router::testing::{ResponseExt, TestRouter};
+/// use pkg_router::{HandlerError, PageMeta, PageParams, Paginated};
+/// use serde_json::json;
 ///
-/// let page = Paginated::new(vec!["a", "b"], PageMeta::offset(1, 2, 5));
-/// assert_eq!(page.meta.pages, 3);
+/// async fn list_books(page: PageParams) -> Result<Paginated<String>, HandlerError> {
+///     let all: Vec<String> = (1..=5).map(|i| format!("book {i}")).collect();
+///     let items = all
+///         .iter()
+///         .skip(page.offset() as usize)
+///         .take(page.per_page as usize)
+///         .cloned()
+///         .collect();
+///     Ok(Paginated::new(items, PageMeta::offset(page.page, page.per_page, all.len() as u64)))
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let client = TestRouter::with_handler(1, list_books);
+/// let response = client.call(1, json!({"page": 3, "per_page": 2})).await;
+/// assert_eq!(response.expect_ok(), &json!(["book 5"]));
+/// let meta = response.meta.unwrap();
+/// assert_eq!((meta.pages, meta.has_more), (3, false));
+/// # });
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Paginated<T> {
@@ -207,6 +333,22 @@ pub struct Paginated<T> {
 
 impl<T> Paginated<T> {
     /// A page of `items` described by `meta`.
+    ///
+    /// Equivalent to `Paginated::from((items, meta))`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{IntoResponse, PageMeta, Paginated};
+    /// use uuid::Uuid;
+    ///
+    /// let page = Paginated::new(vec!["a", "b"], PageMeta::offset(1, 2, 5));
+    /// assert_eq!(page, Paginated::from((vec!["a", "b"], PageMeta::offset(1, 2, 5))));
+    ///
+    /// let response = page.into_reply(4, Uuid::nil()).into_model();
+    /// assert_eq!(response.data, serde_json::json!(["a", "b"]));
+    /// assert_eq!(response.meta.map(|meta| meta.pages), Some(3));
+    /// ```
     pub fn new(items: Vec<T>, meta: PageMeta) -> Self {
         Self { items, meta }
     }

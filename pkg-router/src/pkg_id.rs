@@ -1,6 +1,26 @@
 //! Named package ids: the [`pkg_ids!`](crate::pkg_ids) macro.
 
 /// The largest valid `pkg_id` (`2^31 - 1`, the range of protobuf's `int32`).
+///
+/// Frames with a larger id are refused as `invalid_envelope`, and a handler registered above it
+/// makes [`RouterBuilder::build`](crate::RouterBuilder::build) fail, so ids stay valid in both
+/// wire formats.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{BuildError, EnvelopeProblem, HandlerError, MAX_PKG_ID, RequestModel, Router};
+///
+/// assert_eq!(MAX_PKG_ID, 2_147_483_647);
+///
+/// let frame = r#"{"pkg_id": 2147483648, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#;
+/// assert_eq!(RequestModel::from_json(frame).unwrap_err().problem, EnvelopeProblem::InvalidPkgId);
+///
+/// async fn ping() -> Result<(), HandlerError> { Ok(()) }
+/// let err = Router::builder().handler(MAX_PKG_ID + 1, ping).build().unwrap_err();
+/// assert!(matches!(err, BuildError::PkgIdOutOfRange { pkg_id: 2_147_483_648, .. }));
+/// assert!(Router::builder().handler(MAX_PKG_ID, ping).build().is_ok());
+/// ```
 pub const MAX_PKG_ID: u32 = i32::MAX as u32;
 
 /// Declares named package ids, the Rust counterpart of the Python design's `class PkgID(IntEnum)`.
@@ -138,8 +158,47 @@ macro_rules! pkg_ids {
 /// Integer types other than `u32` map values outside `0..=u32::MAX` to `u32::MAX`, which is
 /// above [`MAX_PKG_ID`] and so never matches a handler (and fails
 /// [`RouterBuilder::build`](crate::RouterBuilder::build)).
+///
+/// Every API that takes an id takes `impl IntoPkgId`, so named ids and plain numbers mix freely.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{BroadcastModel, IntoPkgId, ResponseModel};
+/// use uuid::Uuid;
+///
+/// pkg_router::pkg_ids! {
+///     pub Ids { LIST_SHELVES = 9101, SHELF_CHANGED = 9102 }
+/// }
+///
+/// assert_eq!(Ids::LIST_SHELVES.into_pkg_id(), 9101);
+/// assert_eq!((&Ids::SHELF_CHANGED).into_pkg_id(), 9102);
+/// assert_eq!(9101u64.into_pkg_id(), 9101);
+///
+/// // Named or numbered, the envelopes are the same.
+/// assert_eq!(BroadcastModel::new(Ids::SHELF_CHANGED, ()), BroadcastModel::new(9102, ()));
+/// assert_eq!(
+///     ResponseModel::success(Ids::LIST_SHELVES, Uuid::nil(), ()).pkg_id,
+///     ResponseModel::success(9101u32, Uuid::nil(), ()).pkg_id
+/// );
+/// ```
 pub trait IntoPkgId {
     /// The numeric id.
+    ///
+    /// Values that do not fit a `u32` (negative numbers, `u64`s above `u32::MAX`) become
+    /// `u32::MAX`, an id no handler can have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{IntoPkgId, MAX_PKG_ID};
+    ///
+    /// assert_eq!(7u8.into_pkg_id(), 7);
+    /// assert_eq!(7usize.into_pkg_id(), 7);
+    /// assert_eq!((-1i32).into_pkg_id(), u32::MAX);
+    /// assert_eq!(u64::MAX.into_pkg_id(), u32::MAX);
+    /// assert!(u32::MAX > MAX_PKG_ID); // never a valid id
+    /// ```
     fn into_pkg_id(self) -> u32;
 }
 

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 /// Who sent a request: the identity an authenticator derived from the connection's token.
 ///
 /// Role checks ([`#[pkg_handler(roles = [...])]`](crate::pkg_handler)) look at
-/// [`roles`](Self::roles). Handlers receive the principal as an argument (`principal: Principal`
-/// or `&`-free `Arc` clones are cheap: the router hands out a clone of an `Arc`-backed value).
+/// [`roles`](Self::roles). Handlers receive the principal as an argument: `Principal` is a copy
+/// of it, `Arc<Principal>` a cheap shared reference (prefer it when the handler only reads).
 ///
 /// # Examples
 ///
@@ -37,6 +37,20 @@ pub struct Principal {
 
 impl Principal {
     /// An authenticated principal with no roles yet.
+    ///
+    /// Authenticators build one per connection; tests build them to call handlers as a given
+    /// user ([`TestRouter::as_principal`](crate::testing::TestRouter::as_principal)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    ///
+    /// let ann = Principal::new("u-1", "ann");
+    /// assert_eq!((ann.id.as_str(), ann.name.as_str()), ("u-1", "ann"));
+    /// assert!(ann.roles.is_empty());
+    /// assert!(!ann.is_anonymous());
+    /// ```
     pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
         Self {
             id: id.into(),
@@ -49,6 +63,17 @@ impl Principal {
 
     /// The caller of a connection that did not authenticate: no id, no roles, so only public
     /// handlers accept it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    ///
+    /// let nobody = Principal::anonymous();
+    /// assert!(nobody.is_anonymous());
+    /// assert_eq!((nobody.id.as_str(), nobody.name.as_str()), ("", "anonymous"));
+    /// assert!(!nobody.has_role("view-books"));
+    /// ```
     pub fn anonymous() -> Self {
         Self {
             id: String::new(),
@@ -59,7 +84,18 @@ impl Principal {
         }
     }
 
-    /// Adds roles.
+    /// Adds roles (to those it already holds).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    ///
+    /// let ann = Principal::new("u-1", "ann")
+    ///     .with_roles(["view-books"])
+    ///     .with_roles(vec![String::from("create-book")]);
+    /// assert_eq!(ann.roles, ["view-books", "create-book"]);
+    /// ```
     #[must_use]
     pub fn with_roles<I, S>(mut self, roles: I) -> Self
     where
@@ -70,7 +106,19 @@ impl Principal {
         self
     }
 
-    /// Sets the expiry.
+    /// Sets the expiry: when it passes, the transport closes the connection with 4001.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let at = SystemTime::now() + Duration::from_secs(300);
+    /// let ann = Principal::new("u-1", "ann").with_expiry(at);
+    /// assert_eq!(ann.expires_at, Some(at));
+    /// assert_eq!(Principal::new("u-2", "bob").expires_at, None); // never expires
+    /// ```
     #[must_use]
     pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
         self.expires_at = Some(expires_at);
@@ -78,21 +126,68 @@ impl Principal {
     }
 
     /// Whether this is the anonymous caller.
+    ///
+    /// An authenticated principal with no roles is not anonymous.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    ///
+    /// assert!(Principal::anonymous().is_anonymous());
+    /// assert!(!Principal::new("u-1", "ann").is_anonymous());
+    /// assert!(!Principal::new("", "").is_anonymous());
+    /// ```
     pub fn is_anonymous(&self) -> bool {
         self.anonymous
     }
 
-    /// Whether the principal holds `role`.
+    /// Whether the principal holds `role` (exact, case-sensitive match).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    ///
+    /// let ann = Principal::new("u-1", "ann").with_roles(["view-books"]);
+    /// assert!(ann.has_role("view-books"));
+    /// assert!(!ann.has_role("View-Books"));
+    /// ```
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
 
     /// Whether the principal holds every one of `roles` (an empty list is always satisfied).
+    ///
+    /// The check the router makes before a handler with `roles = [...]` runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    ///
+    /// let ann = Principal::new("u-1", "ann").with_roles(["delete-book"]);
+    /// assert!(ann.has_all_roles(&["delete-book"]));
+    /// assert!(!ann.has_all_roles(&["delete-book", "admin"]));
+    /// assert!(ann.has_all_roles(&[]));
+    /// ```
     pub fn has_all_roles(&self, roles: &[&str]) -> bool {
         roles.iter().all(|r| self.has_role(r))
     }
 
     /// The roles of `required` that the principal lacks, in the order given.
+    ///
+    /// What a denial reports in `details.missing_roles`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Principal;
+    ///
+    /// let ann = Principal::new("u-1", "ann").with_roles(["delete-book"]);
+    /// assert_eq!(ann.missing_roles(&["admin", "delete-book", "audit"]), ["admin", "audit"]);
+    /// assert!(ann.missing_roles(&["delete-book"]).is_empty());
+    /// ```
     pub fn missing_roles<'r>(&self, required: &[&'r str]) -> Vec<&'r str> {
         required
             .iter()

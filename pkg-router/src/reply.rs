@@ -49,11 +49,49 @@ impl Reply {
     ///
     /// A value that fails to serialize (a map with non-string keys, a failing custom `Serialize`)
     /// is the handler's bug: the reply becomes `ERROR`/`internal_error` and the cause is logged.
+    ///
+    /// Use it in an [`IntoResponse`](crate::IntoResponse) implementation that answers with a
+    /// large serializable value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{Reply, RspCode};
+    /// use std::collections::BTreeMap;
+    /// use uuid::Uuid;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Book { id: u32, title: &'static str }
+    ///
+    /// let reply = Reply::serialize(5, Uuid::nil(), &Book { id: 1, title: "Dune" });
+    /// assert_eq!(
+    ///     reply.to_json(),
+    ///     r#"{"pkg_id":5,"req_id":"00000000-0000-0000-0000-000000000000","status_code":0,"meta":null,"data":{"id":1,"title":"Dune"}}"#
+    /// );
+    ///
+    /// // JSON object keys must be strings: this cannot serialize.
+    /// let bad: BTreeMap<(u8, u8), u8> = BTreeMap::from([((1, 2), 3)]);
+    /// let reply = Reply::serialize(5, Uuid::nil(), &bad);
+    /// assert_eq!(reply.status_code(), RspCode::Error);
+    /// assert_eq!(reply.into_model().error_body().unwrap().code, "internal_error");
+    /// ```
     pub fn serialize<T: Serialize + ?Sized>(pkg_id: u32, req_id: Uuid, data: &T) -> Self {
         Self::frame(pkg_id, req_id, None, data)
     }
 
     /// Like [`serialize`](Self::serialize), with pagination metadata.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{PageMeta, Reply};
+    /// use uuid::Uuid;
+    ///
+    /// let reply = Reply::serialize_page(4, Uuid::nil(), PageMeta::offset(2, 2, 3), &["c"]);
+    /// let model = reply.into_model();
+    /// assert_eq!(model.data, serde_json::json!(["c"]));
+    /// assert_eq!(model.meta, Some(PageMeta::offset(2, 2, 3)));
+    /// ```
     pub fn serialize_page<T: Serialize + ?Sized>(
         pkg_id: u32,
         req_id: Uuid,
@@ -86,7 +124,18 @@ impl Reply {
         }
     }
 
-    /// The status.
+    /// The status, without building the whole [`ResponseModel`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Reply, RspCode};
+    /// use uuid::Uuid;
+    ///
+    /// assert_eq!(Reply::serialize(1, Uuid::nil(), "ok").status_code(), RspCode::Ok);
+    /// let denied = Reply::from(HandlerError::permission_denied("no").to_response(1, Uuid::nil()));
+    /// assert_eq!(denied.status_code(), RspCode::PermissionDenied);
+    /// ```
     pub fn status_code(&self) -> RspCode {
         match &self.0 {
             Repr::Model(model) => model.status_code,
@@ -106,7 +155,18 @@ impl Reply {
         }
     }
 
-    /// The wire text.
+    /// The wire text (a copy; see [`into_json`](Self::into_json) to avoid it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{Reply, ResponseModel};
+    /// use uuid::Uuid;
+    ///
+    /// let model = ResponseModel::success(1, Uuid::nil(), 42);
+    /// assert_eq!(Reply::from(model.clone()).to_json(), model.to_json());
+    /// assert_eq!(Reply::serialize(1, Uuid::nil(), &42).to_json(), model.to_json());
+    /// ```
     pub fn to_json(&self) -> String {
         match &self.0 {
             Repr::Model(model) => model.to_json(),
@@ -115,6 +175,20 @@ impl Reply {
     }
 
     /// The wire text, without copying it when it is already written.
+    ///
+    /// What a transport calls to send the reply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Reply;
+    /// use uuid::Uuid;
+    ///
+    /// let reply = Reply::serialize(1, Uuid::nil(), &[1, 2]);
+    /// let expected = reply.to_json();
+    /// assert_eq!(reply.into_json(), expected);
+    /// assert!(expected.ends_with(r#""data":[1,2]}"#));
+    /// ```
     pub fn into_json(self) -> String {
         match self.0 {
             Repr::Model(model) => model.to_json(),
@@ -122,7 +196,22 @@ impl Reply {
         }
     }
 
-    /// The reply as a [`ResponseModel`].
+    /// The reply as a [`ResponseModel`] (parsing `data` back if it was already serialized).
+    ///
+    /// For tests and in-process callers; transports send [`into_json`](Self::into_json).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{Reply, RspCode};
+    /// use serde_json::json;
+    /// use uuid::Uuid;
+    ///
+    /// let req_id = Uuid::new_v4();
+    /// let model = Reply::serialize(3, req_id, &json!({"id": 1})).into_model();
+    /// assert_eq!((model.pkg_id, model.req_id, model.status_code), (3, req_id, RspCode::Ok));
+    /// assert_eq!(model.data, json!({"id": 1}));
+    /// ```
     pub fn into_model(self) -> ResponseModel {
         match self.0 {
             Repr::Model(model) => model,

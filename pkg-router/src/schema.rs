@@ -8,6 +8,30 @@ use std::fmt;
 
 /// At most this many violations are reported for one request: enough to fix a form, too few
 /// to turn a hostile payload into a huge answer.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::testing::TestRouter;
+/// use pkg_router::{HandlerError, RequestModel, Route, Router, MAX_VIOLATIONS};
+/// use serde_json::{json, Value};
+///
+/// async fn save(_: RequestModel) -> Result<(), HandlerError> {
+///     Ok(())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let schema = json!({"type": "object", "additionalProperties": {"type": "integer"}});
+/// let router = Router::builder().route(Route::new(1, save).json_schema(schema)).build()?;
+///
+/// // 100 wrong fields, but the answer stays small.
+/// let data: serde_json::Map<String, Value> = (0..100).map(|i| (format!("f{i}"), json!("x"))).collect();
+/// let response = TestRouter::new(router).call(1, Value::Object(data)).await;
+/// let details = response.error_body().unwrap().details.unwrap();
+/// assert_eq!(details.as_array().unwrap().len(), MAX_VIOLATIONS);
+/// # Ok::<(), pkg_router::BuildError>(())
+/// # }).unwrap();
+/// ```
 pub const MAX_VIOLATIONS: usize = 32;
 /// Violation messages are cut to this many characters (they may quote the offending value).
 const MAX_MESSAGE_CHARS: usize = 200;

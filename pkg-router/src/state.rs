@@ -70,11 +70,37 @@ pub struct Extensions {
 
 impl Extensions {
     /// An empty set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Extensions;
+    ///
+    /// let ext = Extensions::new();
+    /// assert_eq!(ext.get::<u64>(), None);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds (or replaces) the value of type `T`.
+    ///
+    /// Values are keyed by type, so wrap plain types in a newtype to keep them apart.
+    /// Clones made before the call are not affected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Extensions;
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Tenant(&'static str);
+    ///
+    /// let before = Extensions::new().with(Tenant("acme"));
+    /// let after = before.clone().with(Tenant("globex")); // replaces, in the clone only
+    /// assert_eq!(before.get::<Tenant>(), Some(&Tenant("acme")));
+    /// assert_eq!(after.get::<Tenant>(), Some(&Tenant("globex")));
+    /// ```
     #[must_use]
     pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         Arc::make_mut(&mut self.map).insert(value);
@@ -82,6 +108,17 @@ impl Extensions {
     }
 
     /// The value of type `T`, if present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Extensions;
+    ///
+    /// let ext = Extensions::new().with(7u64).with("books-web");
+    /// assert_eq!(ext.get::<u64>(), Some(&7));
+    /// assert_eq!(ext.get::<&str>(), Some(&"books-web"));
+    /// assert_eq!(ext.get::<u32>(), None); // keyed by exact type
+    /// ```
     pub fn get<T: 'static>(&self) -> Option<&T> {
         self.map.get::<T>()
     }

@@ -31,6 +31,22 @@ pub struct BroadcastModel {
 
 impl BroadcastModel {
     /// A push with the nil `req_id`.
+    ///
+    /// Use it to build the frame by hand (for a test client, or a backend that forwards pushes
+    /// between nodes); handlers broadcast through [`Hub::broadcast`](crate::Hub::broadcast), which
+    /// builds the same envelope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::BroadcastModel;
+    /// use serde_json::json;
+    ///
+    /// let push = BroadcastModel::new(100, json!({"id": 12}));
+    /// assert_eq!(push.pkg_id, 100);
+    /// assert!(push.req_id.is_nil());
+    /// assert_eq!(push.data["id"], 12);
+    /// ```
     pub fn new(pkg_id: impl IntoPkgId, data: impl Into<Value>) -> Self {
         Self {
             pkg_id: pkg_id.into_pkg_id(),
@@ -39,7 +55,24 @@ impl BroadcastModel {
         }
     }
 
-    /// The wire text.
+    /// The wire text: `{"pkg_id":..,"req_id":"<nil>","data":..}`, fields in that order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BroadcastModel, Push};
+    /// use serde_json::json;
+    ///
+    /// let text = BroadcastModel::new(100, json!({"id": 12})).to_json();
+    /// assert_eq!(
+    ///     text,
+    ///     r#"{"pkg_id":100,"req_id":"00000000-0000-0000-0000-000000000000","data":{"id":12}}"#
+    /// );
+    /// // The same frame the hub sends for a broadcast.
+    /// let push = Push::new(100, &json!({"id": 12}))?;
+    /// assert_eq!(text.as_bytes(), &push.json_frame()[..]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn to_json(&self) -> String {
         // Derived struct of a number, a UUID and a `Value`: serialization cannot fail.
         serde_json::to_string(self).unwrap_or_default()

@@ -12,6 +12,31 @@ use std::fmt;
 use uuid::Uuid;
 
 /// Why a frame is not a valid request envelope.
+///
+/// Carried by [`EnvelopeError::problem`]; its `Display` text becomes the `msg` of the
+/// `invalid_envelope` answer, so clients see which rule the frame broke. Match on it to count or
+/// log malformed traffic by cause.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{EnvelopeProblem, RequestModel};
+///
+/// let problem = |frame: &str| RequestModel::from_json(frame).unwrap_err().problem;
+/// let req_id = "550e8400-e29b-41d4-a716-446655440000";
+///
+/// assert!(matches!(problem("{not json"), EnvelopeProblem::Json(_)));
+/// assert_eq!(problem("[1, 2]"), EnvelopeProblem::NotAnObject);
+/// assert_eq!(problem(&format!(r#"{{"req_id": "{req_id}"}}"#)), EnvelopeProblem::MissingPkgId);
+/// assert_eq!(problem(r#"{"pkg_id": 1.5}"#), EnvelopeProblem::InvalidPkgId);
+/// assert_eq!(problem(r#"{"pkg_id": 1}"#), EnvelopeProblem::MissingReqId);
+/// assert_eq!(problem(r#"{"pkg_id": 1, "req_id": "42"}"#), EnvelopeProblem::InvalidReqId);
+/// assert_eq!(
+///     problem(&format!(r#"{{"pkg_id": 1, "req_id": "{req_id}", "data": [1]}}"#)),
+///     EnvelopeProblem::InvalidData
+/// );
+/// assert_eq!(EnvelopeProblem::MissingPkgId.to_string(), "missing pkg_id");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EnvelopeProblem {
@@ -82,7 +107,23 @@ pub struct EnvelopeError {
 }
 
 impl EnvelopeError {
-    /// An error with nothing salvaged.
+    /// An error with nothing salvaged: `pkg_id` 0 and the nil `req_id`.
+    ///
+    /// For transports that must refuse a frame before reading it (a binary frame on a JSON
+    /// connection, bytes that are not UTF-8) but still answer as the protocol says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{EnvelopeError, EnvelopeProblem};
+    ///
+    /// let err = EnvelopeError::new(EnvelopeProblem::WrongFrameType);
+    /// assert_eq!((err.pkg_id, err.req_id.is_nil()), (0, true));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid envelope: wrong frame type for this connection's format"
+    /// );
+    /// ```
     pub fn new(problem: EnvelopeProblem) -> Self {
         Self {
             pkg_id: 0,
@@ -92,6 +133,26 @@ impl EnvelopeError {
     }
 
     /// The protocol's answer: status `INVALID_DATA`, code `invalid_envelope`, the problem as `msg`.
+    ///
+    /// The answer echoes the salvaged ids, so a client can still correlate it, and names the
+    /// offending envelope field in `details.field` (`pkg_id`, `req_id` or `data`) when there is
+    /// one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{RequestModel, RspCode};
+    ///
+    /// let err = RequestModel::from_json(r#"{"pkg_id": 7, "req_id": "not-a-uuid"}"#).unwrap_err();
+    /// let response = err.to_response();
+    /// assert_eq!(response.pkg_id, 7); // salvaged
+    /// assert_eq!(response.status_code, RspCode::InvalidData);
+    ///
+    /// let body = response.error_body().unwrap();
+    /// assert_eq!(body.code, "invalid_envelope");
+    /// assert_eq!(body.msg, "req_id must be a UUID string");
+    /// assert_eq!(body.details.unwrap()["field"], "req_id");
+    /// ```
     pub fn to_response(&self) -> ResponseModel {
         let field = match self.problem {
             EnvelopeProblem::MissingPkgId | EnvelopeProblem::InvalidPkgId => Some("pkg_id"),

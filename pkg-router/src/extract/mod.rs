@@ -28,7 +28,9 @@ use std::any::TypeId;
 /// A custom extractor:
 ///
 /// ```
-/// use pkg_router::{FromRequest, HandlerError, RequestContext};
+/// use pkg_router::testing::{ResponseExt, TestRouter};
+/// use pkg_router::{FromRequest, HandlerError, Principal, RequestContext};
+/// use serde_json::json;
 ///
 /// /// The caller's user id; refuses anonymous callers.
 /// struct UserId(String);
@@ -41,6 +43,19 @@ use std::any::TypeId;
 ///         Ok(UserId(ctx.principal().id.clone()))
 ///     }
 /// }
+///
+/// async fn my_books(UserId(user): UserId) -> Result<String, HandlerError> {
+///     Ok(format!("books of {user}"))
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let client = TestRouter::with_handler(1, my_books);
+/// let denied = client.call(1, json!({})).await; // anonymous: the handler never runs
+/// assert_eq!(denied.expect_error("permission_denied").msg, "log in first");
+///
+/// let ann = client.as_principal(Principal::new("u-1", "ann"));
+/// assert_eq!(ann.call(1, json!({})).await.expect_ok(), "books of u-1");
+/// # });
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a pkg-router handler argument",
@@ -53,18 +68,124 @@ pub trait FromRequest: Sized + Send {
     /// # Errors
     ///
     /// The error becomes the response (e.g. a validation error for unreadable `data`).
+    ///
+    /// # Examples
+    ///
+    /// Calling an extractor by hand, from another one:
+    ///
+    /// ```
+    /// use pkg_router::testing::TestRouter;
+    /// use pkg_router::{FromRequest, HandlerError, PageParams, RequestContext};
+    /// use serde_json::json;
+    ///
+    /// /// Paging parameters whose `filters` may only name known fields.
+    /// struct BookPage(PageParams);
+    ///
+    /// impl FromRequest for BookPage {
+    ///     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
+    ///         let params = PageParams::from_request(ctx)?; // range checks included
+    ///         if let Some(key) = params.filters.keys().find(|k| *k != "author_id") {
+    ///             return Err(HandlerError::invalid_field(format!("/filters/{key}"), "unknown filter"));
+    ///         }
+    ///         Ok(BookPage(params))
+    ///     }
+    /// }
+    ///
+    /// async fn list(BookPage(page): BookPage) -> Result<u64, HandlerError> {
+    ///     Ok(page.offset())
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestRouter::with_handler(1, list);
+    /// assert_eq!(client.call(1, json!({"page": 3, "per_page": 10})).await.data, 20);
+    /// let bad = client.call(1, json!({"filters": {"price": 1}})).await;
+    /// assert_eq!(bad.error_body().unwrap().details.unwrap()[0]["path"], "/filters/price");
+    /// let bad = client.call(1, json!({"page": 0})).await;
+    /// assert_eq!(bad.error_body().unwrap().details.unwrap()[0]["path"], "/page");
+    /// # });
+    /// ```
     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError>;
 
     /// Builds the argument from the request by value; called for the last argument.
     ///
+    /// The default calls [`from_request`](Self::from_request); the built-in `RequestModel`
+    /// overrides it to move `data` instead of cloning it.
+    ///
     /// # Errors
     ///
     /// As for [`from_request`](Self::from_request).
+    ///
+    /// # Examples
+    ///
+    /// Only the last argument is built by value:
+    ///
+    /// ```
+    /// use pkg_router::testing::TestRouter;
+    /// use pkg_router::{FromRequest, HandlerError, RequestContext};
+    /// use serde_json::json;
+    ///
+    /// /// Records how it was built.
+    /// struct How(&'static str);
+    ///
+    /// impl FromRequest for How {
+    ///     fn from_request(_: &RequestContext<'_>) -> Result<Self, HandlerError> {
+    ///         Ok(How("borrowed"))
+    ///     }
+    ///
+    ///     fn from_request_owned(_: RequestContext<'_>) -> Result<Self, HandlerError> {
+    ///         Ok(How("owned"))
+    ///     }
+    /// }
+    ///
+    /// async fn three(a: How, b: How, c: How) -> Result<[&'static str; 3], HandlerError> {
+    ///     Ok([a.0, b.0, c.0])
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestRouter::with_handler(1, three);
+    /// assert_eq!(client.call(1, json!({})).await.data, json!(["borrowed", "borrowed", "owned"]));
+    /// # });
+    /// ```
     fn from_request_owned(ctx: RequestContext<'_>) -> Result<Self, HandlerError> {
         Self::from_request(&ctx)
     }
 
     /// Declares what the extractor needs from the router, checked when the router is built.
+    ///
+    /// Declaring turns a forgotten [`RouterBuilder::state`](crate::RouterBuilder::state) into a
+    /// [`BuildError`](crate::BuildError) at startup rather than an `internal_error` on the first
+    /// request. The default declares nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BuildError, FromRequest, HandlerError, HandlerNeeds, RequestContext, Router};
+    ///
+    /// #[derive(Clone)]
+    /// struct Clock;
+    ///
+    /// /// The current time from the application's clock.
+    /// struct Now(u64);
+    ///
+    /// impl FromRequest for Now {
+    ///     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
+    ///         ctx.state::<Clock>().map(|_| Now(42)).ok_or_else(|| HandlerError::internal("no clock"))
+    ///     }
+    ///
+    ///     fn declare(needs: &mut HandlerNeeds) {
+    ///         needs.state::<Clock>();
+    ///     }
+    /// }
+    ///
+    /// async fn now(Now(t): Now) -> Result<u64, HandlerError> {
+    ///     Ok(t)
+    /// }
+    ///
+    /// let err = Router::builder().handler(1, now).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::MissingState { type_name, .. } if type_name.ends_with("Clock")));
+    ///
+    /// assert!(Router::builder().state(Clock).handler(1, now).build().is_ok());
+    /// ```
     fn declare(needs: &mut HandlerNeeds) {
         let _ = needs;
     }
@@ -72,6 +193,39 @@ pub trait FromRequest: Sized + Send {
 
 /// What a handler's arguments need from the router, gathered through [`FromRequest::declare`]
 /// and checked by [`RouterBuilder::build`](crate::RouterBuilder::build).
+///
+/// Only custom extractors deal with it; the built-in [`State<T>`] declares its state itself.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{BuildError, FromRequest, HandlerError, HandlerNeeds, RequestContext, Router};
+///
+/// #[derive(Clone)]
+/// struct Db;
+///
+/// /// A database handle taken from the router's state.
+/// struct Conn(Db);
+///
+/// impl FromRequest for Conn {
+///     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
+///         ctx.state::<Db>().cloned().map(Conn).ok_or_else(|| HandlerError::internal("no Db"))
+///     }
+///
+///     fn declare(needs: &mut HandlerNeeds) {
+///         needs.state::<Db>();
+///     }
+/// }
+///
+/// async fn count(_conn: Conn) -> Result<u32, HandlerError> {
+///     Ok(0)
+/// }
+///
+/// // Caught when the router is built, not when the first request arrives.
+/// let err = Router::builder().handler(1, count).build().unwrap_err();
+/// assert!(matches!(err, BuildError::MissingState { .. }));
+/// assert!(err.to_string().contains("takes State<"));
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct HandlerNeeds {
     pub(crate) state: Vec<(TypeId, &'static str)>,
@@ -79,6 +233,39 @@ pub struct HandlerNeeds {
 
 impl HandlerNeeds {
     /// Declares that the handler reads state of type `T` (see [`State`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BuildError, FromRequest, HandlerError, HandlerNeeds, RequestContext, Router};
+    ///
+    /// #[derive(Clone)]
+    /// struct Mailer;
+    /// #[derive(Clone)]
+    /// struct Templates;
+    ///
+    /// /// Needs two pieces of state.
+    /// struct Notifier;
+    ///
+    /// impl FromRequest for Notifier {
+    ///     fn from_request(_: &RequestContext<'_>) -> Result<Self, HandlerError> {
+    ///         Ok(Notifier)
+    ///     }
+    ///
+    ///     fn declare(needs: &mut HandlerNeeds) {
+    ///         needs.state::<Mailer>();
+    ///         needs.state::<Templates>();
+    ///     }
+    /// }
+    ///
+    /// async fn notify(_: Notifier) {}
+    ///
+    /// let err = Router::builder().state(Mailer).handler(1, notify).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::MissingState { type_name, .. } if type_name.ends_with("Templates")));
+    ///
+    /// let built = Router::builder().state(Mailer).state(Templates).handler(1, notify).build();
+    /// assert!(built.is_ok());
+    /// ```
     pub fn state<T: 'static>(&mut self) {
         self.state
             .push((TypeId::of::<T>(), std::any::type_name::<T>()));

@@ -11,7 +11,9 @@ use crate::error::HandlerError;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{HandlerError, Router, State};
+/// use pkg_router::testing::{ResponseExt, TestRouter};
+/// use pkg_router::{BuildError, HandlerError, Router, State};
+/// use serde_json::json;
 /// use std::sync::Arc;
 ///
 /// #[derive(Clone)]
@@ -21,11 +23,19 @@ use crate::error::HandlerError;
 ///     Ok(config.greeting.to_string())
 /// }
 ///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let router = Router::builder()
 ///     .state(Config { greeting: "hi".into() })
 ///     .handler(1, hello)
 ///     .build()?;
+/// let client = TestRouter::new(router);
+/// assert_eq!(client.call(1, json!({})).await.expect_ok(), "hi");
+///
+/// // Forgetting the state is caught at startup.
+/// let err = Router::builder().handler(1, hello).build().unwrap_err();
+/// assert!(matches!(err, BuildError::MissingState { .. }));
 /// # Ok::<(), pkg_router::BuildError>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct State<T>(pub T);

@@ -16,6 +16,26 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
 
 /// Identifies one live connection within a hub.
+///
+/// Ids are unique for the life of the hub (never reused), so logs and metrics can key on them.
+/// `Display` prints `c<n>`, as the `connection` field of the transport's spans does.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{CloseReason, ConnectionId, Hub};
+/// use tokio::sync::{mpsc, watch};
+///
+/// let hub = Hub::new();
+/// let (queue, _pushes) = mpsc::channel(8);
+/// let (close, closed) = watch::channel(None);
+/// let conn = hub.register(None, 5, queue, close).unwrap();
+///
+/// let id: ConnectionId = conn.id();
+/// assert_eq!(id.to_string(), format!("c{}", id.0));
+/// hub.close(id, CloseReason::going_away()); // address one connection
+/// assert_eq!(closed.borrow().as_ref().map(|reason| reason.code), Some(1001));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub u64);
 
@@ -36,14 +56,36 @@ impl fmt::Display for ConnectionId {
 /// Python design's `connection_manager.broadcast(...)` is one line:
 ///
 /// ```
-/// use pkg_router::{Data, HandlerError, Hub};
+/// use pkg_router::testing::{ResponseExt, TestRouter};
+/// use pkg_router::{Data, HandlerError, Hub, Outbound, Router};
 /// use serde_json::json;
+/// use tokio::sync::{mpsc, watch};
 ///
-/// async fn create_book(Data(title): Data<String>, hub: Hub) -> Result<(), HandlerError> {
+/// #[derive(serde::Deserialize)]
+/// struct NewBook { title: String }
+///
+/// async fn create_book(Data(book): Data<NewBook>, hub: Hub) -> Result<(), HandlerError> {
 ///     // ... store the book ...
-///     hub.broadcast(100u32, &json!({"id": 12, "title": title, "action": "created"}))?;
+///     hub.broadcast(100u32, &json!({"id": 12, "title": book.title, "action": "created"}))?;
 ///     Ok(())
 /// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // In-process, the hub is given as state; a transport attaches it to each connection itself.
+/// let hub = Hub::new();
+/// let router = Router::builder().state(hub.clone()).handler(3, create_book).build()?;
+///
+/// // One connection, registered as a transport would.
+/// let (queue, mut pushes) = mpsc::channel(8);
+/// let (close, _closed) = watch::channel(None);
+/// let _connection = hub.register(None, 5, queue, close).unwrap();
+///
+/// TestRouter::new(router).call(3, json!({"title": "Dune"})).await.expect_ok();
+/// let Ok(Outbound::Push(push)) = pushes.try_recv() else { panic!("no push") };
+/// assert_eq!(push.pkg_id(), 100);
+/// assert_eq!(push.data_json(), r#"{"action":"created","id":12,"title":"Dune"}"#);
+/// # Ok::<(), pkg_router::BuildError>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct Hub {
@@ -73,6 +115,25 @@ struct Entry {
 
 /// A registered connection: its id, its outbound queue and its close signal. Dropping it
 /// removes the connection from the hub.
+///
+/// Returned by [`Hub::register`]; a transport holds it for as long as the connection lives.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::Hub;
+/// use tokio::sync::{mpsc, watch};
+///
+/// let hub = Hub::new();
+/// let (queue, _pushes) = mpsc::channel(8);
+/// let (close, _closed) = watch::channel(None);
+/// let registration = hub.register(Some("u-1"), 5, queue, close).unwrap();
+/// assert_eq!(hub.principal_connection_count("u-1"), 1);
+///
+/// drop(registration); // the connection ended
+/// assert_eq!(hub.principal_connection_count("u-1"), 0);
+/// assert_eq!(hub.connection_count(), 0);
+/// ```
 #[derive(Debug)]
 pub struct Registration {
     hub: Hub,
@@ -80,6 +141,28 @@ pub struct Registration {
 }
 
 /// Why a connection could not be registered.
+///
+/// The transport closes the connection with 1008 and this text as the reason.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{Hub, RegisterError};
+/// use tokio::sync::{mpsc, watch};
+///
+/// let hub = Hub::new();
+/// let mut connections = Vec::new();
+/// let mut register = || {
+///     let (queue, pushes) = mpsc::channel(8);
+///     let (close, closed) = watch::channel(None);
+///     connections.push((pushes, closed));
+///     hub.register(Some("u-1"), 1, queue, close)
+/// };
+/// let _first = register().unwrap();
+/// let err = register().unwrap_err();
+/// assert_eq!(err, RegisterError::TooManyForPrincipal);
+/// assert_eq!(err.to_string(), "Maximum concurrent connections exceeded");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegisterError {
@@ -93,11 +176,55 @@ pub enum RegisterError {
 
 impl Hub {
     /// A hub that delivers broadcasts to this process's connections only.
+    ///
+    /// Create one per process and share clones of it (with the transport's `Endpoint`, and with
+    /// code that broadcasts from outside handlers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    ///
+    /// let hub = Hub::new();
+    /// assert_eq!(hub.connection_count(), 0);
+    /// assert!(!hub.is_shutting_down());
+    /// assert_eq!(hub.broadcast(100u32, "nobody listens")?, 0);
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
     pub fn new() -> Self {
         Self::with_backend(LocalBackend)
     }
 
     /// A hub whose broadcasts also go through `backend` (to other nodes).
+    ///
+    /// The backend's [`start`](BroadcastBackend::start) runs here, before this returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BroadcastBackend, Hub, Push};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// /// Keeps what would go to other nodes.
+    /// #[derive(Clone, Default)]
+    /// struct Outbox(Arc<Mutex<Vec<String>>>);
+    ///
+    /// impl BroadcastBackend for Outbox {
+    ///     fn publish(&self, push: &Arc<Push>) {
+    ///         let frame = String::from_utf8_lossy(push.json_frame()).into_owned();
+    ///         self.0.lock().unwrap().push(frame);
+    ///     }
+    /// }
+    ///
+    /// let outbox = Outbox::default();
+    /// let hub = Hub::with_backend(outbox.clone());
+    /// hub.broadcast(100u32, &[1, 2])?;
+    /// assert_eq!(
+    ///     *outbox.0.lock().unwrap(),
+    ///     [r#"{"pkg_id":100,"req_id":"00000000-0000-0000-0000-000000000000","data":[1,2]}"#]
+    /// );
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
     pub fn with_backend(backend: impl BroadcastBackend) -> Self {
         let hub = Self {
             inner: Arc::new(Inner {
@@ -122,12 +249,46 @@ impl Hub {
         weak.upgrade().map(|inner| Self { inner })
     }
 
-    /// Number of live connections.
+    /// Number of live connections (registered and not yet dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (queue, _pushes) = mpsc::channel(8);
+    /// let (close, _closed) = watch::channel(None);
+    /// let a = hub.register(Some("u-1"), 5, queue.clone(), close.clone()).unwrap();
+    /// let b = hub.register(None, 5, queue, close).unwrap();
+    /// assert_eq!(hub.connection_count(), 2);
+    /// drop((a, b));
+    /// assert_eq!(hub.connection_count(), 0);
+    /// ```
     pub fn connection_count(&self) -> usize {
         self.read().connections.len()
     }
 
-    /// Number of live connections of one principal.
+    /// Number of live connections of one principal (by [`Principal::id`](crate::Principal::id));
+    /// anonymous connections are not counted under any principal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (queue, _pushes) = mpsc::channel(8);
+    /// let (close, _closed) = watch::channel(None);
+    /// let _phone = hub.register(Some("u-1"), 5, queue.clone(), close.clone()).unwrap();
+    /// let _laptop = hub.register(Some("u-1"), 5, queue.clone(), close.clone()).unwrap();
+    /// let _guest = hub.register(None, 5, queue, close).unwrap();
+    /// assert_eq!(hub.principal_connection_count("u-1"), 2);
+    /// assert_eq!(hub.principal_connection_count("u-2"), 0);
+    /// assert_eq!(hub.connection_count(), 3);
+    /// ```
     pub fn principal_connection_count(&self, principal_id: &str) -> usize {
         self.read()
             .by_principal
@@ -143,6 +304,31 @@ impl Hub {
     /// # Errors
     ///
     /// [`HandlerError::Internal`] if `data` does not serialize.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{CloseReason, Hub, Outbound};
+    /// use serde_json::json;
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (fast_queue, mut fast) = mpsc::channel(8);
+    /// let (fast_close, _) = watch::channel(None);
+    /// let _a = hub.register(None, 5, fast_queue, fast_close).unwrap();
+    /// let (slow_queue, _slow) = mpsc::channel(1); // never read
+    /// let (slow_close, slow_closed) = watch::channel(None);
+    /// let _b = hub.register(None, 5, slow_queue, slow_close).unwrap();
+    ///
+    /// assert_eq!(hub.broadcast(100u32, &json!({"n": 1}))?, 2);
+    /// assert_eq!(hub.broadcast(100u32, &json!({"n": 2}))?, 1); // the slow queue is full
+    /// assert_eq!(*slow_closed.borrow(), Some(CloseReason::slow_consumer()));
+    ///
+    /// let Ok(Outbound::Push(first)) = fast.try_recv() else { panic!() };
+    /// let Ok(Outbound::Push(second)) = fast.try_recv() else { panic!() };
+    /// assert_eq!((first.data_json(), second.data_json()), (r#"{"n":1}"#, r#"{"n":2}"#));
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
     pub fn broadcast<T: Serialize + ?Sized>(
         &self,
         pkg_id: impl crate::IntoPkgId,
@@ -159,6 +345,28 @@ impl Hub {
     /// # Errors
     ///
     /// [`HandlerError::Internal`] if `data` does not serialize.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (ann_queue, mut ann) = mpsc::channel(8);
+    /// let (bob_queue, mut bob) = mpsc::channel(8);
+    /// let (close, _closed) = watch::channel(None);
+    /// let _phone = hub.register(Some("ann"), 5, ann_queue.clone(), close.clone()).unwrap();
+    /// let _laptop = hub.register(Some("ann"), 5, ann_queue, close.clone()).unwrap();
+    /// let _bob = hub.register(Some("bob"), 5, bob_queue, close).unwrap();
+    ///
+    /// assert_eq!(hub.send_to_principal("ann", 101u32, "your book is ready")?, 2);
+    /// assert_eq!(ann.len(), 2);
+    /// assert!(bob.try_recv().is_err());
+    /// assert_eq!(hub.send_to_principal("carol", 101u32, "nobody")?, 0);
+    /// # let _ = ann.try_recv();
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
     pub fn send_to_principal<T: Serialize + ?Sized>(
         &self,
         principal_id: &str,
@@ -195,6 +403,37 @@ impl Hub {
     ///
     /// [`RegisterError`] when the principal already holds `max_per_principal` connections, or
     /// the hub is shutting down.
+    ///
+    /// # Examples
+    ///
+    /// A transport registering a connection: pushes arrive on `queue`, and the hub asks the
+    /// connection to close through `close`.
+    ///
+    /// ```
+    /// use pkg_router::{CloseReason, Hub, Outbound, RegisterError};
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let hub = Hub::new();
+    /// let (queue, mut outbound) = mpsc::channel::<Outbound>(256);
+    /// let (close, closed) = watch::channel::<Option<CloseReason>>(None);
+    /// let registration = hub.register(Some("u-1"), 1, queue.clone(), close.clone()).unwrap();
+    /// assert_eq!(registration.hub().connection_count(), 1);
+    ///
+    /// hub.broadcast(100u32, "hello")?;
+    /// assert!(matches!(outbound.recv().await, Some(Outbound::Push(_))));
+    ///
+    /// // One connection per principal here.
+    /// let err = hub.register(Some("u-1"), 1, queue.clone(), close.clone()).unwrap_err();
+    /// assert_eq!(err, RegisterError::TooManyForPrincipal);
+    ///
+    /// drop(registration);
+    /// hub.shutdown().await; // nothing left to wait for
+    /// assert_eq!(hub.register(None, 1, queue, close).unwrap_err(), RegisterError::ShuttingDown);
+    /// # drop(closed);
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn register(
         &self,
         principal_id: Option<&str>,
@@ -237,7 +476,26 @@ impl Hub {
         })
     }
 
-    /// Asks one connection to close.
+    /// Asks one connection to close with `reason` (an admin kicking a user, say); unknown ids
+    /// are ignored.
+    ///
+    /// The connection's transport sends the close frame; the connection leaves the hub once it
+    /// has closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{close_code, CloseReason, Hub};
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (queue, _pushes) = mpsc::channel(8);
+    /// let (close, closed) = watch::channel(None);
+    /// let conn = hub.register(Some("u-1"), 5, queue, close).unwrap();
+    ///
+    /// hub.close(conn.id(), CloseReason::new(close_code::POLICY, "banned"));
+    /// assert_eq!(closed.borrow().as_ref().map(|r| &*r.reason), Some("banned"));
+    /// ```
     pub fn close(&self, id: ConnectionId, reason: CloseReason) {
         if let Some(entry) = self.read().connections.get(&id) {
             entry.close.send_replace(Some(reason));
@@ -247,6 +505,34 @@ impl Hub {
     /// Starts a graceful shutdown: new connections are refused, and every live connection
     /// stops reading, finishes its in-flight requests (within its grace period) and closes with
     /// 1001. Resolves when no connection is left.
+    ///
+    /// Call it from the server's graceful-shutdown hook, after the listener stops accepting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let hub = Hub::new();
+    /// let (queue, _pushes) = mpsc::channel(8);
+    /// let (close, _closed) = watch::channel(None);
+    /// let registration = hub.register(None, 5, queue, close).unwrap();
+    ///
+    /// // A connection task: it finishes its work when shutdown starts, then leaves the hub.
+    /// let mut signal = hub.shutdown_signal();
+    /// let connection = tokio::spawn(async move {
+    ///     let _ = signal.wait_for(|stopping| *stopping).await;
+    ///     drop(registration);
+    /// });
+    ///
+    /// hub.shutdown().await; // returns once the connection is gone
+    /// assert_eq!(hub.connection_count(), 0);
+    /// assert!(hub.is_shutting_down());
+    /// connection.await.unwrap();
+    /// # });
+    /// ```
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
         // Connections deregister as they close.
@@ -255,11 +541,42 @@ impl Hub {
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let hub = Hub::new();
+    /// assert!(!hub.is_shutting_down());
+    /// hub.shutdown().await;
+    /// assert!(hub.is_shutting_down());
+    /// # });
+    /// ```
     pub fn is_shutting_down(&self) -> bool {
         *self.inner.shutdown.borrow()
     }
 
     /// A receiver that turns `true` when shutdown starts.
+    ///
+    /// For background tasks (a broadcast backend's listener, a periodic job) that should stop
+    /// with the connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let hub = Hub::new();
+    /// let mut signal = hub.shutdown_signal();
+    /// assert!(!*signal.borrow());
+    /// hub.shutdown().await;
+    /// assert!(signal.has_changed().unwrap());
+    /// assert!(*signal.borrow_and_update());
+    /// # });
+    /// ```
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
     }
@@ -328,12 +645,39 @@ impl fmt::Debug for Hub {
 }
 
 impl Registration {
-    /// The connection's id.
+    /// The connection's id, for [`Hub::close`] and for logs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (queue, _pushes) = mpsc::channel(8);
+    /// let (close, _closed) = watch::channel(None);
+    /// let a = hub.register(None, 5, queue.clone(), close.clone()).unwrap();
+    /// let b = hub.register(None, 5, queue, close).unwrap();
+    /// assert_ne!(a.id(), b.id());
+    /// ```
     pub fn id(&self) -> ConnectionId {
         self.id
     }
 
     /// The hub it is registered with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Hub;
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (queue, _pushes) = mpsc::channel(8);
+    /// let (close, _closed) = watch::channel(None);
+    /// let registration = hub.register(None, 5, queue, close).unwrap();
+    /// assert_eq!(registration.hub().connection_count(), 1); // the same hub, shared
+    /// ```
     pub fn hub(&self) -> &Hub {
         &self.hub
     }
@@ -363,7 +707,36 @@ impl FromRequest for Hub {
 
 /// The connection a request arrived on: its id in the hub and the peer's address.
 ///
-/// Handlers take it as an argument when served by a transport.
+/// Handlers take it as an argument when served by a transport; in-process dispatch (tests,
+/// [`TestRouter`](crate::testing::TestRouter)) has no connection and answers `internal_error`.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{ConnectionId, ConnectionInfo, Extensions, HandlerError, RequestModel, Router, Session};
+/// use serde_json::Map;
+///
+/// async fn where_from(conn: ConnectionInfo) -> Result<String, HandlerError> {
+///     Ok(match conn.peer {
+///         Some(peer) => format!("{} from {}", conn.id, peer.ip()),
+///         None => conn.id.to_string(),
+///     })
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let router = Router::builder().handler(1, where_from).build()?;
+///
+/// // What a transport attaches to each connection's session.
+/// let info = ConnectionInfo { id: ConnectionId(7), peer: Some("10.0.0.5:50312".parse().unwrap()) };
+/// let session = Session::anonymous().with_extensions(Extensions::new().with(info));
+/// let response = router.dispatch(&session, RequestModel::new(1, Map::new())).await;
+/// assert_eq!(response.data, "c7 from 10.0.0.5");
+///
+/// let response = router.dispatch(&Session::anonymous(), RequestModel::new(1, Map::new())).await;
+/// assert_eq!(response.error_body().unwrap().code, "internal_error");
+/// # Ok::<(), pkg_router::BuildError>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionInfo {
     /// The connection's id.

@@ -5,23 +5,106 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 /// WebSocket close codes used by the transport (PROTOCOL.md section 6).
+///
+/// Clients branch on them to decide whether to reconnect, re-authenticate or give up.
+///
+/// # Examples
+///
+/// A client's reconnect policy:
+///
+/// ```
+/// use pkg_router::close_code;
+///
+/// #[derive(Debug, PartialEq)]
+/// enum Next { Reconnect, Relogin, GiveUp }
+///
+/// fn after_close(code: u16) -> Next {
+///     match code {
+///         close_code::NORMAL | close_code::GOING_AWAY => Next::Reconnect,
+///         close_code::AUTH_FAILED | close_code::AUTH_TIMEOUT => Next::Relogin,
+///         _ => Next::GiveUp,
+///     }
+/// }
+///
+/// assert_eq!(after_close(1001), Next::Reconnect);
+/// assert_eq!(after_close(4001), Next::Relogin);
+/// assert_eq!(after_close(close_code::TOO_BIG), Next::GiveUp);
+/// ```
 pub mod close_code {
     /// Normal closure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::close_code::NORMAL, 1000);
+    /// ```
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{close_code, CloseReason};
+    ///
+    /// assert_eq!(close_code::GOING_AWAY, 1001);
+    /// assert_eq!(CloseReason::going_away().code, close_code::GOING_AWAY);
+    /// ```
     pub const GOING_AWAY: u16 = 1001;
     /// Policy violation: too many connections for the principal, slow consumer, too many
     /// malformed frames, keepalive timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{close_code, CloseReason};
+    ///
+    /// assert_eq!(close_code::POLICY, 1008);
+    /// assert_eq!(CloseReason::slow_consumer().code, close_code::POLICY);
+    /// ```
     pub const POLICY: u16 = 1008;
     /// A message larger than the configured maximum.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::close_code::TOO_BIG, 1009);
+    /// ```
     pub const TOO_BIG: u16 = 1009;
     /// Authentication failed: bad auth frame, bad or expired token.
+    ///
+    /// In the application range (4000-4999) of RFC 6455, so clients can tell it from protocol
+    /// errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::close_code::AUTH_FAILED, 4001);
+    /// ```
     pub const AUTH_FAILED: u16 = 4001;
     /// No auth frame within the auth timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::close_code::AUTH_TIMEOUT, 4002);
+    /// ```
     pub const AUTH_TIMEOUT: u16 = 4002;
 }
 
 /// Why the server closes a connection: the close frame's code and reason.
+///
+/// Sent through the close signal a connection registered with [`Hub::register`](crate::Hub::register);
+/// the transport turns it into the close frame.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{close_code, CloseReason};
+///
+/// let reason = CloseReason::new(close_code::POLICY, "banned");
+/// assert_eq!((reason.code, &*reason.reason), (1008, "banned"));
+/// assert_ne!(reason, CloseReason::slow_consumer()); // same code, another reason
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloseReason {
     /// The close code (see [`close_code`]).
@@ -31,7 +114,24 @@ pub struct CloseReason {
 }
 
 impl CloseReason {
-    /// A close reason.
+    /// A close reason. Keep `reason` short: a close frame holds at most 123 bytes of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{close_code, CloseReason, Hub};
+    /// use tokio::sync::{mpsc, watch};
+    ///
+    /// let hub = Hub::new();
+    /// let (queue, _pushes) = mpsc::channel(8);
+    /// let (close, closed) = watch::channel(None);
+    /// let conn = hub.register(None, 5, queue, close).unwrap();
+    ///
+    /// hub.close(conn.id(), CloseReason::new(close_code::NORMAL, format!("session {} ended", conn.id())));
+    /// let reason = closed.borrow().clone().unwrap();
+    /// assert_eq!(reason.code, 1000);
+    /// assert!(reason.reason.starts_with("session c"));
+    /// ```
     pub fn new(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
@@ -39,12 +139,31 @@ impl CloseReason {
         }
     }
 
-    /// 1008 "slow consumer".
+    /// 1008 "slow consumer": the connection's outbound queue was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::CloseReason;
+    ///
+    /// let reason = CloseReason::slow_consumer();
+    /// assert_eq!((reason.code, &*reason.reason), (1008, "slow consumer"));
+    /// ```
     pub fn slow_consumer() -> Self {
         Self::new(close_code::POLICY, "slow consumer")
     }
 
-    /// 1001 "server shutting down".
+    /// 1001 "server shutting down": what every connection gets at the end of
+    /// [`Hub::shutdown`](crate::Hub::shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::CloseReason;
+    ///
+    /// let reason = CloseReason::going_away();
+    /// assert_eq!((reason.code, &*reason.reason), (1001, "server shutting down"));
+    /// ```
     pub fn going_away() -> Self {
         Self::new(close_code::GOING_AWAY, "server shutting down")
     }
@@ -77,9 +196,27 @@ pub struct Push {
 impl Push {
     /// A push of `data` under `pkg_id`.
     ///
+    /// [`Hub::broadcast`](crate::Hub::broadcast) builds one for you; build it yourself to queue
+    /// a push on one connection ([`Outbound::Push`]) or in a backend.
+    ///
     /// # Errors
     ///
     /// When `data` does not serialize.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Push;
+    /// use std::collections::HashMap;
+    ///
+    /// let push = Push::new(100, &vec!["a", "b"])?;
+    /// assert_eq!(push.data_json(), r#"["a","b"]"#);
+    ///
+    /// // JSON object keys must be strings.
+    /// let bad: HashMap<(u8, u8), u8> = HashMap::from([((1, 2), 3)]);
+    /// assert!(Push::new(100, &bad).is_err());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn new<T: Serialize + ?Sized>(pkg_id: u32, data: &T) -> Result<Self, serde_json::Error> {
         Ok(Self {
             pkg_id,
@@ -93,6 +230,20 @@ impl Push {
     /// # Errors
     ///
     /// When `frame` is not a broadcast envelope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Push;
+    ///
+    /// let frame = br#"{"pkg_id":100,"req_id":"00000000-0000-0000-0000-000000000000","data":{"id":3}}"#;
+    /// let push = Push::from_json_frame(frame)?;
+    /// assert_eq!((push.pkg_id(), push.data_json()), (100, r#"{"id":3}"#));
+    /// assert_eq!(&push.json_frame()[..], &frame[..]); // reused, not rebuilt
+    ///
+    /// assert!(Push::from_json_frame(br#"{"data":{}}"#).is_err()); // no pkg_id
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn from_json_frame(frame: &[u8]) -> Result<Self, serde_json::Error> {
         #[derive(serde::Deserialize)]
         struct Envelope {
@@ -108,16 +259,52 @@ impl Push {
     }
 
     /// The push's package id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Push;
+    ///
+    /// assert_eq!(Push::new(100, "hi")?.pkg_id(), 100);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn pkg_id(&self) -> u32 {
         self.pkg_id
     }
 
-    /// The JSON text of `data`.
+    /// The JSON text of `data`, serialized once when the push was made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::Push;
+    ///
+    /// let push = Push::new(100, &serde_json::json!({"id": 12}))?;
+    /// let data: serde_json::Value = serde_json::from_str(push.data_json())?;
+    /// assert_eq!(data["id"], 12);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn data_json(&self) -> &str {
         self.data.get()
     }
 
     /// The JSON frame `{"pkg_id":..,"req_id":"<nil>","data":..}`, built on first use.
+    ///
+    /// Every JSON connection the push goes to sends these same bytes; cloning the returned
+    /// [`Bytes`] is cheap (reference counted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BroadcastModel, Push};
+    /// use serde_json::json;
+    ///
+    /// let push = Push::new(100, &json!({"id": 12}))?;
+    /// let frame = push.json_frame();
+    /// assert_eq!(&frame[..], BroadcastModel::new(100, json!({"id": 12})).to_json().as_bytes());
+    /// assert_eq!(frame.as_ptr(), push.json_frame().as_ptr()); // built once
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn json_frame(&self) -> &Bytes {
         self.json.get_or_init(|| {
             let data = self.data.get();
@@ -133,6 +320,34 @@ impl Push {
 }
 
 /// A frame queued for a connection's writer.
+///
+/// A connection's queue (given to [`Hub::register`](crate::Hub::register)) carries responses
+/// and pushes alike; one writer sends them in order.
+///
+/// # Examples
+///
+/// A writer turning queued items into frame text:
+///
+/// ```
+/// use bytes::Bytes;
+/// use pkg_router::{Outbound, Push};
+/// use std::sync::Arc;
+///
+/// fn frame_text(item: &Outbound) -> Option<&str> {
+///     match item {
+///         Outbound::Text(bytes) => std::str::from_utf8(bytes).ok(),
+///         Outbound::Push(push) => std::str::from_utf8(push.json_frame()).ok(),
+///         _ => None, // binary formats
+///     }
+/// }
+///
+/// let response = Outbound::Text(Bytes::from_static(br#"{"pkg_id":1}"#));
+/// let push = Outbound::Push(Arc::new(Push::new(100, "hi")?));
+/// assert_eq!(frame_text(&response), Some(r#"{"pkg_id":1}"#));
+/// assert!(frame_text(&push).unwrap().ends_with(r#""data":"hi"}"#));
+/// assert_eq!(frame_text(&Outbound::Binary(Bytes::new())), None);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Outbound {

@@ -1,6 +1,24 @@
 use std::fmt;
 
 /// Where a handler comes from: its path and, when known, the source location that registered it.
+///
+/// [`BuildError`]s carry it so a startup failure points at the code to fix.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{BuildError, HandlerError, Router};
+///
+/// async fn get_book() -> Result<(), HandlerError> { Ok(()) }
+/// async fn get_author() -> Result<(), HandlerError> { Ok(()) }
+///
+/// let err = Router::builder().handler(42, get_book).handler(42, get_author).build().unwrap_err();
+/// let BuildError::DuplicateHandler { first, second, .. } = &err else { panic!("{err}") };
+/// assert!(first.path.ends_with("get_book"));
+/// assert!(second.path.ends_with("get_author"));
+/// assert!(second.location.contains(':')); // file:line of the `.handler(..)` call
+/// assert_eq!(second.to_string(), format!("`{}` ({})", second.path, second.location));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandlerSource {
     /// `crate::module::fn_name`.
@@ -17,7 +35,29 @@ impl fmt::Display for HandlerSource {
 
 /// Why [`RouterBuilder::build`](crate::RouterBuilder::build) refused to build a router.
 ///
-/// These are programming mistakes found at startup, before any client connects.
+/// These are programming mistakes found at startup, before any client connects. The `Display`
+/// text names the culprits and the fix; log it and exit.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{BuildError, HandlerError, Route, Router};
+/// use serde_json::json;
+///
+/// async fn ping() -> Result<(), HandlerError> { Ok(()) }
+///
+/// assert!(matches!(Router::builder().build(), Err(BuildError::EmptyRegistry)));
+///
+/// let err = Router::builder()
+///     .route(Route::new(43, ping).json_schema(json!({"$ref": "https://example.com/s.json"})))
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, BuildError::InvalidSchema { .. }));
+///
+/// let err = Router::builder().handler(43, ping).require_all([43, 44, 45]).build().unwrap_err();
+/// assert!(matches!(&err, BuildError::MissingHandlers { missing } if missing.len() == 2));
+/// assert_eq!(err.to_string(), "no handler for pkg_id(s): 44, 45");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {

@@ -50,6 +50,25 @@ pub struct Route {
 
 impl Route {
     /// A public handler for `pkg_id`, without a schema.
+    ///
+    /// The route table shows it under the handler's type path and the `file:line` of this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// async fn list_authors() -> Result<Vec<String>, HandlerError> {
+    ///     Ok(vec!["Herbert".into()])
+    /// }
+    ///
+    /// let router = Router::builder().route(Route::new(46, list_authors)).build()?;
+    /// let row = router.routes().get(46).unwrap();
+    /// assert!(row.handler.as_deref().unwrap().ends_with("list_authors"));
+    /// assert!(row.roles.is_empty()); // public
+    /// assert!(!row.has_schema);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     #[track_caller]
     pub fn new<H, Args>(pkg_id: impl IntoPkgId, handler: H) -> Self
     where
@@ -70,14 +89,67 @@ impl Route {
         }
     }
 
-    /// Serves another id with the same handler.
+    /// Serves another id with the same handler (an old id kept for old clients, say).
+    ///
+    /// Roles, schema and timeout apply to every id of the route.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{HandlerError, RequestIds, Route, Router};
+    /// use serde_json::json;
+    ///
+    /// async fn get_book(ids: RequestIds) -> Result<u32, HandlerError> {
+    ///     Ok(ids.pkg_id)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder()
+    ///     .route(Route::new(47, get_book).also(1047).roles(["view-books"]))
+    ///     .build()?;
+    /// assert!(router.has_handler(47) && router.has_handler(1047));
+    ///
+    /// let client = TestRouter::new(router).with_roles(["view-books"]);
+    /// assert_eq!(client.call(1047, json!({})).await.expect_ok(), 1047);
+    /// client.with_roles(Vec::<String>::new()).call(1047, json!({})).await.expect_error("permission_denied");
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn also(mut self, pkg_id: impl IntoPkgId) -> Self {
         self.ids.push((pkg_id.into_pkg_id(), None));
         self
     }
 
-    /// Requires every one of `roles` (ALL-of).
+    /// Requires every one of `roles` (ALL-of). Calling it again adds more.
+    ///
+    /// Checked before the schema, so callers without access learn nothing about the data the
+    /// handler expects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{HandlerError, Route, Router};
+    /// use serde_json::json;
+    ///
+    /// async fn delete_book() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder()
+    ///     .route(Route::new(48, delete_book).roles(["delete-book"]).roles(["admin"]))
+    ///     .build()?;
+    /// let client = TestRouter::new(router);
+    ///
+    /// let denied = client.with_roles(["delete-book"]).call(48, json!({})).await;
+    /// assert_eq!(denied.expect_error("permission_denied").details.unwrap()["missing_roles"], json!(["admin"]));
+    /// client.with_roles(["delete-book", "admin"]).call(48, json!({})).await.expect_ok();
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn roles<I, S>(mut self, roles: I) -> Self
     where
@@ -88,7 +160,42 @@ impl Route {
         self
     }
 
-    /// Validates `data` against the JSON schema derived from `T`.
+    /// Validates `data` against the JSON schema derived from `T` (see [`schema_of`](crate::schema_of)).
+    ///
+    /// Every violation is reported at once, with JSON pointers, before the handler runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{Data, HandlerError, Route, Router};
+    /// use serde_json::json;
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct CreateAuthor {
+    ///     #[schemars(length(min = 1))]
+    ///     name: String,
+    ///     #[schemars(range(min = 1800, max = 2100))]
+    ///     born: u32,
+    /// }
+    ///
+    /// async fn create_author(Data(input): Data<CreateAuthor>) -> Result<String, HandlerError> {
+    ///     Ok(input.name)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder()
+    ///     .route(Route::new(49, create_author).schema::<CreateAuthor>())
+    ///     .build()?;
+    /// assert!(router.schema(49).is_some());
+    ///
+    /// let client = TestRouter::new(router);
+    /// let err = client.call(49, json!({"name": "", "born": 1700})).await;
+    /// let details = err.expect_error("validation_error").details.unwrap();
+    /// assert_eq!(details.as_array().unwrap().len(), 2); // both fields at once
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn schema<T: schemars::JsonSchema>(mut self) -> Self {
         self.schema = Some(schema_of::<T>());
@@ -96,6 +203,40 @@ impl Route {
     }
 
     /// Validates `data` against a hand-written JSON schema.
+    ///
+    /// For payloads without a Rust type, or constraints `schemars` cannot express. The schema is
+    /// compiled by [`RouterBuilder::build`]; one that does not compile (or refers to a remote
+    /// document) is a [`BuildError::InvalidSchema`](crate::BuildError::InvalidSchema).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{BuildError, HandlerError, RequestModel, Route, Router};
+    /// use serde_json::json;
+    ///
+    /// async fn tag(request: RequestModel) -> Result<serde_json::Value, HandlerError> {
+    ///     Ok(request.data["isbn"].clone())
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let isbn = json!({
+    ///     "type": "object",
+    ///     "properties": {"isbn": {"type": "string", "pattern": "^978-\\d{10}$"}},
+    ///     "required": ["isbn"]
+    /// });
+    /// let router = Router::builder().route(Route::new(50, tag).json_schema(isbn)).build()?;
+    /// let client = TestRouter::new(router);
+    /// assert_eq!(client.call(50, json!({"isbn": "978-0441013593"})).await.expect_ok(), "978-0441013593");
+    /// let err = client.call(50, json!({"isbn": "0441013593"})).await;
+    /// assert_eq!(err.expect_error("validation_error").details.unwrap()[0]["path"], "/isbn");
+    ///
+    /// let remote = json!({"$ref": "https://schemas.example.com/book.json"});
+    /// let err = Router::builder().route(Route::new(50, tag).json_schema(remote)).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::InvalidSchema { .. }));
+    /// # Ok::<(), BuildError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn json_schema(mut self, schema: Value) -> Self {
         self.schema = Some(schema);
@@ -103,6 +244,35 @@ impl Route {
     }
 
     /// Answers `ERROR`/`timeout` if the handler runs longer than `limit`.
+    ///
+    /// Overrides [`RouterBuilder::timeout`] for this route. The handler's future is dropped at
+    /// the deadline, so work after its next `.await` does not happen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{HandlerError, Route, Router};
+    /// use serde_json::json;
+    /// use std::time::Duration;
+    ///
+    /// async fn report() -> Result<&'static str, HandlerError> {
+    ///     tokio::time::sleep(Duration::from_millis(50)).await;
+    ///     Ok("done")
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder()
+    ///     .route(Route::new(51, report).timeout(Duration::from_millis(5)))
+    ///     .route(Route::new(52, report).timeout(Duration::from_secs(5)))
+    ///     .build()?;
+    /// let client = TestRouter::new(router);
+    /// let late = client.call(51, json!({})).await;
+    /// assert!(late.expect_error("timeout").msg.contains("5 ms"));
+    /// assert_eq!(client.call(52, json!({})).await.expect_ok(), "done");
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
@@ -184,12 +354,71 @@ impl RouterBuilder {
 
     /// Adds application state, read by handlers with [`State<T>`](crate::State). One value per
     /// type; a second value of the same type replaces the first.
+    ///
+    /// State is shared by every request and cloned into each handler that takes it, so keep
+    /// it cheap to clone (an `Arc`, a connection pool).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{HandlerError, Router, State};
+    /// use serde_json::json;
+    ///
+    /// #[derive(Clone)]
+    /// struct SiteName(&'static str);
+    ///
+    /// async fn site(State(name): State<SiteName>) -> Result<&'static str, HandlerError> {
+    ///     Ok(name.0)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder()
+    ///     .state(SiteName("draft"))
+    ///     .state(SiteName("Books")) // replaces the first
+    ///     .handler(53, site)
+    ///     .build()?;
+    /// assert_eq!(TestRouter::new(router).call(53, json!({})).await.expect_ok(), "Books");
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
         self
     }
 
     /// Adds every handler registered with `#[pkg_handler]` in the crates linked into this binary.
+    ///
+    /// Handlers in a crate the binary never names are dropped by the linker; see the
+    /// [crate documentation](crate#linking-handlers-in-another-crate).
+    ///
+    /// # Examples
+    ///
+    /// ```standalone_crate
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{pkg_handler, HandlerError, Router};
+    /// use serde_json::json;
+    ///
+    /// #[pkg_handler(id = 1)]
+    /// async fn ping() -> Result<&'static str, HandlerError> {
+    ///     Ok("pong")
+    /// }
+    ///
+    /// #[pkg_handler(id = 2, roles = ["admin"])]
+    /// async fn purge() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder().with_registered().build()?;
+    /// assert_eq!(router.routes().get(2).unwrap().roles, ["admin"]);
+    ///
+    /// let client = TestRouter::new(router);
+    /// assert_eq!(client.call(1, json!({})).await.expect_ok(), "pong");
+    /// client.call(2, json!({})).await.expect_error("permission_denied");
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn with_registered(mut self) -> Self {
         self.routes
             .extend(registry::handlers().map(Route::from_registration));
@@ -198,6 +427,28 @@ impl RouterBuilder {
 
     /// Adds a public handler for `pkg_id` without a schema. Use [`route`](Self::route) for roles,
     /// schema and timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{Data, HandlerError, Router};
+    /// use serde_json::json;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Sum { a: i64, b: i64 }
+    ///
+    /// async fn sum(Data(input): Data<Sum>) -> Result<i64, HandlerError> {
+    ///     Ok(input.a + input.b)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder().handler(54, sum).build()?;
+    /// let client = TestRouter::new(router);
+    /// assert_eq!(client.call(54, json!({"a": 2, "b": 3})).await.expect_ok(), 5);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     #[track_caller]
     pub fn handler<H, Args>(self, pkg_id: impl IntoPkgId, handler: H) -> Self
     where
@@ -207,13 +458,47 @@ impl RouterBuilder {
         self.route(Route::new(pkg_id, handler))
     }
 
-    /// Adds a handler with options.
+    /// Adds a handler with options (roles, schema, timeout, more ids): see [`Route`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// async fn delete_book() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// let router = Router::builder()
+    ///     .route(Route::new(55, delete_book).roles(["delete-book"]))
+    ///     .build()?;
+    /// assert_eq!(router.routes().get(55).unwrap().roles, ["delete-book"]);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn route(mut self, route: Route) -> Self {
         self.routes.push(route);
         self
     }
 
     /// Requires a handler for every one of `ids`; [`build`](Self::build) fails otherwise.
+    ///
+    /// Pass a [`pkg_ids!`](crate::pkg_ids) set's `ALL` so a forgotten handler stops the server at
+    /// startup instead of answering `unknown_pkg_id` in production.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BuildError, HandlerError, Router};
+    ///
+    /// async fn ping() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// let err = Router::builder().handler(56, ping).require_all([56, 57]).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::MissingHandlers { missing } if missing == [(57, None)]));
+    ///
+    /// assert!(Router::builder().handler(56, ping).require_all([56]).build().is_ok());
+    /// ```
     pub fn require_all<I>(mut self, ids: I) -> Self
     where
         I: IntoIterator,
@@ -225,6 +510,31 @@ impl RouterBuilder {
     }
 
     /// Like [`require_all`](Self::require_all), minus `except` (push-only ids such as broadcasts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Router};
+    ///
+    /// async fn create_book() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// const CREATE_BOOK: u32 = 58;
+    /// const BOOK_CREATED: u32 = 158; // a push: no handler
+    ///
+    /// let built = Router::builder()
+    ///     .handler(CREATE_BOOK, create_book)
+    ///     .require_all_except([CREATE_BOOK, BOOK_CREATED], [BOOK_CREATED])
+    ///     .build();
+    /// assert!(built.is_ok());
+    ///
+    /// let built = Router::builder()
+    ///     .handler(CREATE_BOOK, create_book)
+    ///     .require_all([CREATE_BOOK, BOOK_CREATED])
+    ///     .build();
+    /// assert!(built.is_err());
+    /// ```
     pub fn require_all_except<I, E>(self, ids: I, except: E) -> Self
     where
         I: IntoIterator,
@@ -242,18 +552,83 @@ impl RouterBuilder {
     }
 
     /// Lets [`build`](Self::build) succeed with no handler at all.
+    ///
+    /// For tests and for servers that only push; otherwise an empty router is almost always a
+    /// linking mistake ([`BuildError::EmptyRegistry`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BuildError, Router};
+    ///
+    /// assert!(matches!(Router::builder().build(), Err(BuildError::EmptyRegistry)));
+    /// let router = Router::builder().allow_empty().build()?;
+    /// assert!(!router.has_handler(1));
+    /// # Ok::<(), BuildError>(())
+    /// ```
     pub fn allow_empty(mut self) -> Self {
         self.allow_empty = true;
         self
     }
 
     /// Times out handlers that declare no timeout of their own after `limit`.
+    ///
+    /// Without it, handlers have no deadline of their own (a transport may still impose one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{HandlerError, Route, Router};
+    /// use serde_json::json;
+    /// use std::time::Duration;
+    ///
+    /// async fn export() -> Result<&'static str, HandlerError> {
+    ///     tokio::time::sleep(Duration::from_millis(50)).await;
+    ///     Ok("exported")
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder()
+    ///     .timeout(Duration::from_millis(5))
+    ///     .handler(59, export) // gets the default
+    ///     .route(Route::new(60, export).timeout(Duration::from_secs(5))) // its own wins
+    ///     .build()?;
+    /// let client = TestRouter::new(router);
+    /// client.call(59, json!({})).await.expect_error("timeout");
+    /// assert_eq!(client.call(60, json!({})).await.expect_ok(), "exported");
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.default_timeout = Some(limit);
         self
     }
 
     /// The largest `per_page` a [`PageParams`](crate::PageParams) argument accepts (default 100).
+    ///
+    /// Values below 1 are raised to 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{HandlerError, PageParams, Router};
+    /// use serde_json::json;
+    ///
+    /// async fn list(page: PageParams) -> Result<u32, HandlerError> {
+    ///     Ok(page.per_page)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder().max_per_page(10).handler(61, list).build()?;
+    /// let client = TestRouter::new(router);
+    /// assert_eq!(client.call(61, json!({"per_page": 10})).await.expect_ok(), 10);
+    /// let err = client.call(61, json!({"per_page": 11})).await;
+    /// assert_eq!(err.expect_error("validation_error").details.unwrap()[0]["path"], "/per_page");
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn max_per_page(mut self, max: u32) -> Self {
         self.max_per_page = max.max(1);
         self
@@ -261,6 +636,41 @@ impl RouterBuilder {
 
     /// Adds a hook that runs around every dispatch (audit logs, custom checks); hooks run in
     /// the order added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{Call, DispatchHook, HandlerError, Outcome, Router};
+    /// use serde_json::json;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// /// Counts answered requests.
+    /// #[derive(Clone, Default)]
+    /// struct Counter(Arc<AtomicUsize>);
+    ///
+    /// impl DispatchHook for Counter {
+    ///     fn after(&self, _call: &Call<'_>, _outcome: &Outcome) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// async fn ping() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let counter = Counter::default();
+    /// let router = Router::builder().hook(counter.clone()).handler(62, ping).build()?;
+    /// let client = TestRouter::new(router);
+    /// client.call(62, json!({})).await.expect_ok();
+    /// client.call(62, json!({})).await.expect_ok();
+    /// client.call(63, json!({})).await.expect_error("unknown_pkg_id"); // no handler: no hook
+    /// assert_eq!(counter.0.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn hook(mut self, hook: impl DispatchHook) -> Self {
         self.hooks.push(Box::new(hook));
         self
@@ -274,6 +684,24 @@ impl RouterBuilder {
     /// [`allow_empty`](Self::allow_empty)), a handler taking state that was not given, a schema
     /// that does not compile, an id above `2^31-1`, or a [`require_all`](Self::require_all) id
     /// without a handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BuildError, HandlerError, Router};
+    ///
+    /// async fn ping() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// let router = Router::builder().handler(64, ping).build()?;
+    /// assert!(router.has_handler(64));
+    ///
+    /// let err = Router::builder().handler(64, ping).handler(64, ping).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::DuplicateHandler { pkg_id: 64, .. }));
+    /// assert!(err.to_string().starts_with("pkg_id 64 has two handlers"));
+    /// # Ok::<(), BuildError>(())
+    /// ```
     pub fn build(self) -> Result<Router, BuildError> {
         if self.routes.is_empty() && !self.allow_empty {
             return Err(BuildError::EmptyRegistry);

@@ -1,6 +1,28 @@
 use std::fmt;
 
-/// One row of the route table.
+/// One row of the route table: an id with its name, handler, roles and schema flag.
+///
+/// Read it to generate client stubs or API docs, or to check in a test that every id carries
+/// the roles it should.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::{HandlerError, Route, Router};
+///
+/// async fn delete_book() -> Result<(), HandlerError> { Ok(()) }
+///
+/// let router = Router::builder()
+///     .route(Route::new(70, delete_book).roles(["delete-book"]))
+///     .build()?;
+/// let row = router.routes().get(70).unwrap();
+/// assert_eq!(row.pkg_id, 70);
+/// assert_eq!(row.roles, ["delete-book"]);
+/// assert!(row.handler.as_deref().unwrap().ends_with("delete_book"));
+/// assert!(row.location.is_some());
+/// assert!(!row.has_schema);
+/// # Ok::<(), pkg_router::BuildError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteInfo {
     /// The id.
@@ -43,11 +65,50 @@ pub struct RouteTable {
 
 impl RouteTable {
     /// The rows, sorted by id.
+    ///
+    /// # Examples
+    ///
+    /// A test that every handler except the public ones requires a role:
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// async fn ok() -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let router = Router::builder()
+    ///     .route(Route::new(72, ok).roles(["view-books"]))
+    ///     .route(Route::new(71, ok))
+    ///     .build()?;
+    /// let public: Vec<u32> = router
+    ///     .routes()
+    ///     .iter()
+    ///     .filter(|row| row.handler.is_some() && row.roles.is_empty())
+    ///     .map(|row| row.pkg_id)
+    ///     .collect();
+    /// assert_eq!(public, [71]);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, RouteInfo> {
         self.rows.iter()
     }
 
-    /// The row of `pkg_id`.
+    /// The row of `pkg_id`, if it is declared or handled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Input { id: u32 }
+    ///
+    /// async fn get_book(_: pkg_router::Data<Input>) -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let router = Router::builder().route(Route::new(73, get_book).schema::<Input>()).build()?;
+    /// assert!(router.routes().get(73).unwrap().has_schema);
+    /// assert_eq!(router.routes().get(74), None);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn get(&self, pkg_id: u32) -> Option<&RouteInfo> {
         self.rows
             .binary_search_by_key(&pkg_id, |row| row.pkg_id)
@@ -55,12 +116,40 @@ impl RouteTable {
             .map(|i| &self.rows[i])
     }
 
-    /// Number of rows.
+    /// Number of rows: handled ids plus ids declared with [`pkg_ids!`](crate::pkg_ids) anywhere
+    /// in the binary.
+    ///
+    /// # Examples
+    ///
+    /// ```standalone_crate
+    /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// pkg_router::pkg_ids! {
+    ///     pub Ids { GET_BOOK = 1, BOOK_CHANGED = 100 }
+    /// }
+    ///
+    /// async fn get_book() -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let router = Router::builder().route(Route::new(Ids::GET_BOOK, get_book).also(2)).build()?;
+    /// assert_eq!(router.routes().len(), 3); // 1 and 2 handled, 100 declared
+    /// assert_eq!(router.routes().get(100).unwrap().handler, None);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// Whether there are no rows.
+    ///
+    /// # Examples
+    ///
+    /// ```standalone_crate
+    /// use pkg_router::Router;
+    ///
+    /// let router = Router::builder().allow_empty().build()?;
+    /// assert!(router.routes().is_empty());
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

@@ -5,7 +5,39 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-/// A boxed authentication future.
+/// A boxed authentication future, borrowing the authenticator and the token.
+///
+/// Build it with `Box::pin(async move { .. })`; an authenticator that needs no I/O returns a
+/// ready future the same way.
+///
+/// # Examples
+///
+/// An authenticator that looks tokens up in a shared, updatable table:
+///
+/// ```
+/// use pkg_router::transport::{AuthError, AuthFuture, Authenticator};
+/// use pkg_router::Principal;
+/// use std::collections::HashMap;
+/// use tokio::sync::RwLock;
+///
+/// struct Sessions(RwLock<HashMap<String, Principal>>);
+///
+/// impl Authenticator for Sessions {
+///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
+///         Box::pin(async move {
+///             let sessions = self.0.read().await;
+///             sessions.get(token).cloned().ok_or(AuthError::InvalidToken("unknown session".into()))
+///         })
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let sessions = Sessions(RwLock::new(HashMap::new()));
+/// sessions.0.write().await.insert("s-1".into(), Principal::new("u-1", "ann"));
+/// assert_eq!(sessions.authenticate("s-1").await.unwrap().name, "ann");
+/// assert!(sessions.authenticate("s-2").await.is_err());
+/// # });
+/// ```
 pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthError>> + Send + 'a>>;
 
 /// Turns a bearer token into a [`Principal`] (id, name, roles, expiry).
@@ -32,12 +64,89 @@ pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthErro
 ///         Box::pin(async move { found })
 ///     }
 /// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let keys = ApiKeys(HashMap::from([(
+///     "k-123".to_owned(),
+///     Principal::new("svc-1", "importer").with_roles(["create-book"]),
+/// )]));
+/// assert!(keys.authenticate("k-123").await.unwrap().has_role("create-book"));
+/// assert_eq!(
+///     keys.authenticate("k-999").await,
+///     Err(AuthError::InvalidToken("unknown key".into()))
+/// );
+/// # });
 /// ```
 pub trait Authenticator: Send + Sync + 'static {
     /// Verifies `token` (the part after `Bearer `).
+    ///
+    /// # Errors
+    ///
+    /// The future fails with an [`AuthError`] when the token is refused; the connection is then
+    /// closed with 4001 and the error's text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator};
+    /// use pkg_router::Principal;
+    ///
+    /// /// Tokens `user:<name>`; anything else is refused.
+    /// struct Prefixed;
+    ///
+    /// impl Authenticator for Prefixed {
+    ///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
+    ///         Box::pin(async move {
+    ///             match token.strip_prefix("user:") {
+    ///                 Some(name) if !name.is_empty() => Ok(Principal::new(name, name)),
+    ///                 _ => Err(AuthError::InvalidToken("expected user:<name>".into())),
+    ///             }
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// assert_eq!(Prefixed.authenticate("user:ann").await.unwrap().id, "ann");
+    /// let err = Prefixed.authenticate("ann").await.unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid token: expected user:<name>");
+    /// # });
+    /// ```
     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a>;
 
     /// Clock-skew allowance applied to the principal's expiry (at most 60 s is honoured).
+    ///
+    /// The default is zero: the connection closes the moment the principal expires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator};
+    /// use pkg_router::Principal;
+    /// use std::time::Duration;
+    ///
+    /// struct Lenient;
+    ///
+    /// impl Authenticator for Lenient {
+    ///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
+    ///         Box::pin(async move { Ok::<_, AuthError>(Principal::new(token, token)) })
+    ///     }
+    ///
+    ///     fn leeway(&self) -> Duration {
+    ///         Duration::from_secs(5)
+    ///     }
+    /// }
+    ///
+    /// struct Strict;
+    ///
+    /// impl Authenticator for Strict {
+    ///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
+    ///         Box::pin(async move { Ok::<_, AuthError>(Principal::new(token, token)) })
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Lenient.leeway(), Duration::from_secs(5));
+    /// assert_eq!(Strict.leeway(), Duration::ZERO);
+    /// ```
     fn leeway(&self) -> Duration {
         Duration::ZERO
     }
@@ -45,6 +154,92 @@ pub trait Authenticator: Send + Sync + 'static {
 
 /// Why a token was refused. The connection is closed with 4001 and the reason (never the
 /// token itself).
+///
+/// Keep messages short and free of secrets: they travel in the close frame.
+///
+/// # Examples
+///
+/// ```
+/// # use futures_util::{Sink, Stream};
+/// # use pkg_router::transport::{Frame, SocketError};
+/// # use std::pin::Pin;
+/// # use std::task::{Context, Poll};
+/// # use tokio::sync::mpsc;
+/// # /// The server's end of an in-memory WebSocket.
+/// # struct Pipe {
+/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
+/// #     outgoing: mpsc::UnboundedSender<Frame>,
+/// # }
+/// # impl Stream for Pipe {
+/// #     type Item = Result<Frame, SocketError>;
+/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+/// #         self.incoming.poll_recv(cx)
+/// #     }
+/// # }
+/// # impl Sink<Frame> for Pipe {
+/// #     type Error = SocketError;
+/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
+/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
+/// #     }
+/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// # }
+/// # /// A connected pair: the server's socket, and the client's sender and receiver.
+/// # fn pipe() -> (
+/// #     Pipe,
+/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
+/// #     mpsc::UnboundedReceiver<Frame>,
+/// # ) {
+/// #     let (to_server, incoming) = mpsc::unbounded_channel();
+/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
+/// #     (Pipe { incoming, outgoing }, to_server, from_server)
+/// # }
+/// # /// A text frame.
+/// # fn text(text: &str) -> Result<Frame, SocketError> {
+/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
+/// # }
+/// # /// The text of a text frame.
+/// # fn text_of(frame: Option<Frame>) -> String {
+/// #     match frame {
+/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
+/// #         other => panic!("expected a text frame, got {other:?}"),
+/// #     }
+/// # }
+/// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
+/// use pkg_router::{close_code, CloseReason, Hub, Principal, Router};
+/// use std::sync::Arc;
+///
+/// struct Nobody;
+///
+/// impl Authenticator for Nobody {
+///     fn authenticate<'a>(&'a self, _token: &'a str) -> AuthFuture<'a> {
+///         Box::pin(async { Err::<Principal, _>(AuthError::InvalidToken("unknown key".into())) })
+///     }
+/// }
+///
+/// assert_eq!(AuthError::Expired.to_string(), "token expired");
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let router = Router::builder().allow_empty().build()?;
+/// let endpoint = Arc::new(Endpoint::new(router, Hub::new(), WsConfig::default()).with_authenticator(Nobody));
+/// let admission = endpoint.admit(None, None)?;
+/// let (socket, client, mut from_server) = pipe();
+/// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
+///
+/// client.send(text(r#"{"type": "auth", "token": "Bearer k-999"}"#)).unwrap();
+/// let closed = CloseReason::new(close_code::AUTH_FAILED, "invalid token: unknown key");
+/// assert_eq!(from_server.recv().await, Some(Frame::Close(Some(closed))));
+/// connection.await.unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -60,6 +255,96 @@ pub enum AuthError {
 }
 
 /// Whether connections must authenticate.
+///
+/// `Optional` suits APIs with a public part (a catalogue anyone may browse) and a private part
+/// (orders), served on one endpoint.
+///
+/// # Examples
+///
+/// ```
+/// # use futures_util::{Sink, Stream};
+/// # use pkg_router::transport::{Frame, SocketError};
+/// # use std::pin::Pin;
+/// # use std::task::{Context, Poll};
+/// # use tokio::sync::mpsc;
+/// # /// The server's end of an in-memory WebSocket.
+/// # struct Pipe {
+/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
+/// #     outgoing: mpsc::UnboundedSender<Frame>,
+/// # }
+/// # impl Stream for Pipe {
+/// #     type Item = Result<Frame, SocketError>;
+/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+/// #         self.incoming.poll_recv(cx)
+/// #     }
+/// # }
+/// # impl Sink<Frame> for Pipe {
+/// #     type Error = SocketError;
+/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
+/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
+/// #     }
+/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// # }
+/// # /// A connected pair: the server's socket, and the client's sender and receiver.
+/// # fn pipe() -> (
+/// #     Pipe,
+/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
+/// #     mpsc::UnboundedReceiver<Frame>,
+/// # ) {
+/// #     let (to_server, incoming) = mpsc::unbounded_channel();
+/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
+/// #     (Pipe { incoming, outgoing }, to_server, from_server)
+/// # }
+/// # /// A text frame.
+/// # fn text(text: &str) -> Result<Frame, SocketError> {
+/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
+/// # }
+/// # /// The text of a text frame.
+/// # fn text_of(frame: Option<Frame>) -> String {
+/// #     match frame {
+/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
+/// #         other => panic!("expected a text frame, got {other:?}"),
+/// #     }
+/// # }
+/// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
+/// use pkg_router::{HandlerError, Hub, Principal, Route, Router};
+/// use std::sync::Arc;
+///
+/// async fn whoami(me: Principal) -> Result<String, HandlerError> {
+///     Ok(me.name)
+/// }
+///
+/// assert_eq!(AuthMode::default(), AuthMode::Required);
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let router = Router::builder()
+///     .handler(1, whoami)
+///     .route(Route::new(2, whoami).roles(["member"]))
+///     .build()?;
+/// let mut config = WsConfig::default();
+/// config.auth = AuthMode::Optional;
+/// let endpoint = Arc::new(Endpoint::new(router, Hub::new(), config));
+/// let (socket, client, mut from_server) = pipe();
+/// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
+///
+/// // No auth frame: the first request is served, anonymously.
+/// client.send(text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#)).unwrap();
+/// assert!(text_of(from_server.recv().await).ends_with(r#""data":"anonymous"}"#));
+/// client.send(text(r#"{"pkg_id": 2, "req_id": "550e8400-e29b-41d4-a716-446655440001"}"#)).unwrap();
+/// assert!(text_of(from_server.recv().await).contains(r#""code":"permission_denied""#));
+/// drop(client);
+/// connection.await.unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthMode {

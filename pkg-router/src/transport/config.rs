@@ -34,6 +34,10 @@ use std::time::Duration;
 /// config.max_in_flight = 1; // strict request order
 /// config.rate_limit = Some(RateLimit::new(1_000, Duration::from_secs(60)));
 /// config.allowed_origins = vec!["https://books.example".into()];
+///
+/// assert!(config.origin_allowed(Some("https://books.example")));
+/// assert!(!config.origin_allowed(Some("https://evil.example")));
+/// assert_eq!(WsConfig::default().max_message_size, 1024 * 1024);
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -98,6 +102,25 @@ impl Default for WsConfig {
 
 impl WsConfig {
     /// Whether `origin` (the `Origin` header, if any) may connect.
+    ///
+    /// Origins compare case-insensitively and exactly (scheme, host and port); `"*"` in
+    /// [`allowed_origins`](Self::allowed_origins) allows any, and a missing header (a
+    /// non-browser client) is always allowed. [`Endpoint::admit`](super::Endpoint::admit)
+    /// applies it before the upgrade.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::WsConfig;
+    ///
+    /// let mut config = WsConfig::default();
+    /// assert!(config.origin_allowed(Some("https://anything.example"))); // "*" by default
+    ///
+    /// config.allowed_origins = vec!["https://books.example".into()];
+    /// assert!(config.origin_allowed(Some("HTTPS://BOOKS.EXAMPLE")));
+    /// assert!(!config.origin_allowed(Some("https://books.example:8443")));
+    /// assert!(config.origin_allowed(None));
+    /// ```
     pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
         match origin {
             None => true,
@@ -111,6 +134,99 @@ impl WsConfig {
 
 /// A message budget: `messages` per `period`, refilled continuously (a token bucket whose
 /// burst is the whole budget).
+///
+/// A principal's connections share one budget; anonymous callers get one per connection. A
+/// request over budget is answered `ERROR`/`rate_limited` with `details.retry_after_ms`; the
+/// connection stays open.
+///
+/// # Examples
+///
+/// ```
+/// # use futures_util::{Sink, Stream};
+/// # use pkg_router::transport::{Frame, SocketError};
+/// # use std::pin::Pin;
+/// # use std::task::{Context, Poll};
+/// # use tokio::sync::mpsc;
+/// # /// The server's end of an in-memory WebSocket.
+/// # struct Pipe {
+/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
+/// #     outgoing: mpsc::UnboundedSender<Frame>,
+/// # }
+/// # impl Stream for Pipe {
+/// #     type Item = Result<Frame, SocketError>;
+/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+/// #         self.incoming.poll_recv(cx)
+/// #     }
+/// # }
+/// # impl Sink<Frame> for Pipe {
+/// #     type Error = SocketError;
+/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
+/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
+/// #     }
+/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+/// #         Poll::Ready(Ok(()))
+/// #     }
+/// # }
+/// # /// A connected pair: the server's socket, and the client's sender and receiver.
+/// # fn pipe() -> (
+/// #     Pipe,
+/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
+/// #     mpsc::UnboundedReceiver<Frame>,
+/// # ) {
+/// #     let (to_server, incoming) = mpsc::unbounded_channel();
+/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
+/// #     (Pipe { incoming, outgoing }, to_server, from_server)
+/// # }
+/// # /// A text frame.
+/// # fn text(text: &str) -> Result<Frame, SocketError> {
+/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
+/// # }
+/// # /// The text of a text frame.
+/// # fn text_of(frame: Option<Frame>) -> String {
+/// #     match frame {
+/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
+/// #         other => panic!("expected a text frame, got {other:?}"),
+/// #     }
+/// # }
+/// use pkg_router::transport::{AuthMode, Endpoint, RateLimit, WsConfig};
+/// use pkg_router::{HandlerError, Hub, Router};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// async fn ping() -> Result<(), HandlerError> {
+///     Ok(())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let mut config = WsConfig::default();
+/// config.auth = AuthMode::Disabled;
+/// config.rate_limit = Some(RateLimit::new(2, Duration::from_secs(60)));
+/// let endpoint = Arc::new(Endpoint::new(Router::builder().handler(1, ping).build()?, Hub::new(), config));
+/// let (socket, client, mut from_server) = pipe();
+/// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
+///
+/// for n in 0..3 {
+///     let frame = format!(r#"{{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-44665544000{n}"}}"#);
+///     client.send(text(&frame)).unwrap();
+/// }
+/// let mut limited = 0;
+/// for _ in 0..3 {
+///     if text_of(from_server.recv().await).contains(r#""code":"rate_limited""#) {
+///         limited += 1;
+///     }
+/// }
+/// assert_eq!(limited, 1); // the third message is over budget
+/// drop(client);
+/// connection.await.unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     /// Messages allowed per period (at least 1).
@@ -120,7 +236,18 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// `messages` per `period`.
+    /// `messages` per `period`; `messages` is raised to at least 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::RateLimit;
+    /// use std::time::Duration;
+    ///
+    /// let limit = RateLimit::new(100, Duration::from_secs(60));
+    /// assert_eq!((limit.messages, limit.period), (100, Duration::from_secs(60)));
+    /// assert_eq!(RateLimit::new(0, Duration::from_secs(1)).messages, 1);
+    /// ```
     pub fn new(messages: u32, period: Duration) -> Self {
         Self {
             messages: messages.max(1),

@@ -44,6 +44,109 @@ enum FirstFrame {
 impl Endpoint {
     /// Runs one connection until it closes. `socket` is the upgraded WebSocket seen as a stream
     /// and sink of [`Frame`]s; `admission` is what [`Endpoint::admit`] returned for it.
+    ///
+    /// This is all a framework adapter has to call: the handshake, limits, keepalive, pushes
+    /// and the close frame are handled here. `peer` is logged and given to handlers as
+    /// [`ConnectionInfo::peer`]. Spawn one task per connection.
+    ///
+    /// # Examples
+    ///
+    /// Serving an in-memory socket; an adapter for another WebSocket library wraps its socket
+    /// the same way:
+    ///
+    /// ```
+    /// use futures_util::{Sink, Stream};
+    /// use pkg_router::transport::{Frame, SocketError};
+    /// use std::pin::Pin;
+    /// use std::task::{Context, Poll};
+    /// use tokio::sync::mpsc;
+    /// /// The server's end of an in-memory WebSocket.
+    /// struct Pipe {
+    ///     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
+    ///     outgoing: mpsc::UnboundedSender<Frame>,
+    /// }
+    /// impl Stream for Pipe {
+    ///     type Item = Result<Frame, SocketError>;
+    ///     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    ///         self.incoming.poll_recv(cx)
+    ///     }
+    /// }
+    /// impl Sink<Frame> for Pipe {
+    ///     type Error = SocketError;
+    ///     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+    ///         Poll::Ready(Ok(()))
+    ///     }
+    ///     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
+    ///         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
+    ///     }
+    ///     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+    ///         Poll::Ready(Ok(()))
+    ///     }
+    ///     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+    ///         Poll::Ready(Ok(()))
+    ///     }
+    /// }
+    /// /// A connected pair: the server's socket, and the client's sender and receiver.
+    /// fn pipe() -> (
+    ///     Pipe,
+    ///     mpsc::UnboundedSender<Result<Frame, SocketError>>,
+    ///     mpsc::UnboundedReceiver<Frame>,
+    /// ) {
+    ///     let (to_server, incoming) = mpsc::unbounded_channel();
+    ///     let (outgoing, from_server) = mpsc::unbounded_channel();
+    ///     (Pipe { incoming, outgoing }, to_server, from_server)
+    /// }
+    /// /// A text frame.
+    /// fn text(text: &str) -> Result<Frame, SocketError> {
+    ///     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
+    /// }
+    /// /// The text of a text frame.
+    /// fn text_of(frame: Option<Frame>) -> String {
+    ///     match frame {
+    ///         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
+    ///         other => panic!("expected a text frame, got {other:?}"),
+    ///     }
+    /// }
+    ///
+    /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
+    /// use pkg_router::{CloseReason, HandlerError, Hub, Principal, Router};
+    /// use std::sync::Arc;
+    ///
+    /// /// Any token is a user of that name.
+    /// struct Names;
+    ///
+    /// impl Authenticator for Names {
+    ///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
+    ///         Box::pin(async move { Ok::<_, AuthError>(Principal::new(token, token)) })
+    ///     }
+    /// }
+    ///
+    /// async fn whoami(me: Principal) -> Result<String, HandlerError> {
+    ///     Ok(me.name)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder().handler(1, whoami).build()?;
+    /// let endpoint = Arc::new(
+    ///     Endpoint::new(router, Hub::new(), WsConfig::default()).with_authenticator(Names),
+    /// );
+    /// let admission = endpoint.admit(None, None)?;
+    /// let (socket, client, mut from_server) = pipe();
+    /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
+    ///
+    /// client.send(text(r#"{"type": "auth", "token": "Bearer ann"}"#)).unwrap();
+    /// assert_eq!(text_of(from_server.recv().await), r#"{"type":"auth_ok"}"#);
+    /// client.send(text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#)).unwrap();
+    /// assert!(text_of(from_server.recv().await).ends_with(r#""data":"ann"}"#));
+    /// assert_eq!(endpoint.hub().connection_count(), 1);
+    ///
+    /// drop(client); // the peer goes away
+    /// assert_eq!(from_server.recv().await, Some(Frame::Close(Some(CloseReason::new(1000, "")))));
+    /// connection.await.unwrap();
+    /// assert_eq!(endpoint.hub().connection_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn serve<S>(
         self: Arc<Self>,
         socket: S,

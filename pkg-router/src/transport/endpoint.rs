@@ -11,6 +11,19 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The message format of a connection, chosen with `?format=` at the upgrade.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::transport::{Endpoint, Format, WsConfig};
+/// use pkg_router::{Hub, Router};
+///
+/// assert_eq!(Format::default(), Format::Json);
+///
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), WsConfig::default());
+/// assert_eq!(endpoint.admit(Some("JSON"), None)?.format, Format::Json);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Format {
@@ -26,6 +39,18 @@ impl Format {
     ///
     /// [`Rejection::UnknownFormat`] for anything but `json` (the protobuf format is specified
     /// but not served yet, and an unknown format is refused rather than guessed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{Format, Rejection};
+    ///
+    /// assert_eq!(Format::parse(None), Ok(Format::Json));
+    /// assert_eq!(Format::parse(Some("Json")), Ok(Format::Json));
+    /// let err = Format::parse(Some("protobuf")).unwrap_err();
+    /// assert_eq!(err, Rejection::UnknownFormat("protobuf".into()));
+    /// assert_eq!(err.http_status(), 400);
+    /// ```
     pub fn parse(value: Option<&str>) -> Result<Self, Rejection> {
         match value {
             None => Ok(Self::Json),
@@ -36,6 +61,25 @@ impl Format {
 }
 
 /// Why an upgrade request is refused, with the HTTP status to answer.
+///
+/// Returned by [`Endpoint::admit`]; answer the upgrade request with
+/// [`http_status`](Self::http_status) and the `Display` text as the body.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::transport::{Endpoint, Rejection, WsConfig};
+/// use pkg_router::{Hub, Router};
+///
+/// let mut config = WsConfig::default();
+/// config.allowed_origins = vec!["https://books.example".into()];
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config);
+///
+/// let err = endpoint.admit(None, Some("https://evil.example")).unwrap_err();
+/// assert_eq!(err, Rejection::OriginNotAllowed);
+/// assert_eq!((err.http_status(), err.to_string()), (403, "origin not allowed".to_owned()));
+/// # Ok::<(), pkg_router::BuildError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
@@ -54,7 +98,19 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The HTTP status code to answer the upgrade request with.
+    /// The HTTP status code to answer the upgrade request with: 400 for a bad format, 403 for a
+    /// refused origin, 503 when the server is full or shutting down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::Rejection;
+    ///
+    /// assert_eq!(Rejection::UnknownFormat("xml".into()).http_status(), 400);
+    /// assert_eq!(Rejection::OriginNotAllowed.http_status(), 403);
+    /// assert_eq!(Rejection::AtCapacity.http_status(), 503);
+    /// assert_eq!(Rejection::ShuttingDown.http_status(), 503);
+    /// ```
     pub fn http_status(&self) -> u16 {
         match self {
             Self::UnknownFormat(_) => 400,
@@ -65,12 +121,46 @@ impl Rejection {
 }
 
 /// A slot under the connection limit, held for the connection's lifetime.
+///
+/// Part of the [`Admission`]; [`Endpoint::serve`] keeps it until the connection ends. Dropping
+/// it frees the slot.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::transport::{Endpoint, Rejection, WsConfig};
+/// use pkg_router::{Hub, Router};
+///
+/// let mut config = WsConfig::default();
+/// config.max_connections = 1;
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config);
+///
+/// let first = endpoint.admit(None, None)?;
+/// assert_eq!(endpoint.admit(None, None).unwrap_err(), Rejection::AtCapacity);
+/// drop(first.permit); // that connection ended
+/// assert!(endpoint.admit(None, None).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ConnectionPermit {
     _permit: OwnedSemaphorePermit,
 }
 
 /// What [`Endpoint::admit`] grants: the connection's format and its slot.
+///
+/// Hand it to [`Endpoint::serve`] with the upgraded socket.
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::transport::{Endpoint, Format, WsConfig};
+/// use pkg_router::{Hub, Router};
+///
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), WsConfig::default());
+/// let admission = endpoint.admit(Some("json"), Some("https://books.example"))?;
+/// assert_eq!(admission.format, Format::Json);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Admission {
     /// The negotiated format.
@@ -106,6 +196,24 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint without an authenticator (set one with
     /// [`with_authenticator`](Self::with_authenticator) unless `config.auth` is `Disabled`).
+    ///
+    /// Create one per WebSocket route and share it (an `Arc`) between its connections: the
+    /// connection limit and the rate limits live here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
+    /// use pkg_router::{Hub, Router};
+    ///
+    /// let mut config = WsConfig::default();
+    /// config.auth = AuthMode::Disabled;
+    /// let hub = Hub::new();
+    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, hub.clone(), config);
+    /// assert_eq!(endpoint.config().auth, AuthMode::Disabled);
+    /// assert_eq!(endpoint.hub().connection_count(), hub.connection_count());
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn new(router: Router, hub: Hub, config: WsConfig) -> Self {
         let limiter = config.rate_limit.map(Limiter::new);
         let slots = Arc::new(Semaphore::new(config.max_connections));
@@ -120,32 +228,182 @@ impl Endpoint {
     }
 
     /// Sets the authenticator used by the auth handshake.
+    ///
+    /// Without one, an auth frame closes the connection with 4001
+    /// "authentication unavailable" (and an error is logged).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures_util::{Sink, Stream};
+    /// # use pkg_router::transport::{Frame, SocketError};
+    /// # use std::pin::Pin;
+    /// # use std::task::{Context, Poll};
+    /// # use tokio::sync::mpsc;
+    /// # /// The server's end of an in-memory WebSocket.
+    /// # struct Pipe {
+    /// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
+    /// #     outgoing: mpsc::UnboundedSender<Frame>,
+    /// # }
+    /// # impl Stream for Pipe {
+    /// #     type Item = Result<Frame, SocketError>;
+    /// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    /// #         self.incoming.poll_recv(cx)
+    /// #     }
+    /// # }
+    /// # impl Sink<Frame> for Pipe {
+    /// #     type Error = SocketError;
+    /// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+    /// #         Poll::Ready(Ok(()))
+    /// #     }
+    /// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
+    /// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
+    /// #     }
+    /// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+    /// #         Poll::Ready(Ok(()))
+    /// #     }
+    /// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+    /// #         Poll::Ready(Ok(()))
+    /// #     }
+    /// # }
+    /// # /// A connected pair: the server's socket, and the client's sender and receiver.
+    /// # fn pipe() -> (
+    /// #     Pipe,
+    /// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
+    /// #     mpsc::UnboundedReceiver<Frame>,
+    /// # ) {
+    /// #     let (to_server, incoming) = mpsc::unbounded_channel();
+    /// #     let (outgoing, from_server) = mpsc::unbounded_channel();
+    /// #     (Pipe { incoming, outgoing }, to_server, from_server)
+    /// # }
+    /// # /// A text frame.
+    /// # fn text(text: &str) -> Result<Frame, SocketError> {
+    /// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
+    /// # }
+    /// # /// The text of a text frame.
+    /// # fn text_of(frame: Option<Frame>) -> String {
+    /// #     match frame {
+    /// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
+    /// #         other => panic!("expected a text frame, got {other:?}"),
+    /// #     }
+    /// # }
+    /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
+    /// use pkg_router::{close_code, CloseReason, Hub, Principal, Router};
+    /// use std::sync::Arc;
+    ///
+    /// struct Names;
+    ///
+    /// impl Authenticator for Names {
+    ///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
+    ///         Box::pin(async move { Ok::<_, AuthError>(Principal::new(token, token)) })
+    ///     }
+    /// }
+    ///
+    /// async fn login(endpoint: Arc<Endpoint>) -> Frame {
+    ///     let (socket, client, mut from_server) = pipe();
+    ///     let admission = endpoint.admit(None, None).unwrap();
+    ///     tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
+    ///     client.send(text(r#"{"type": "auth", "token": "Bearer ann"}"#)).unwrap();
+    ///     from_server.recv().await.unwrap()
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::builder().allow_empty().build()?;
+    /// let without = Arc::new(Endpoint::new(router.clone(), Hub::new(), WsConfig::default()));
+    /// let unavailable = CloseReason::new(close_code::AUTH_FAILED, "authentication unavailable");
+    /// assert_eq!(login(without).await, Frame::Close(Some(unavailable)));
+    ///
+    /// let with = Arc::new(Endpoint::new(router, Hub::new(), WsConfig::default()).with_authenticator(Names));
+    /// assert_eq!(text_of(Some(login(with).await)), r#"{"type":"auth_ok"}"#);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn with_authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(Arc::new(authenticator));
         self
     }
 
-    /// The hub.
+    /// The hub its connections register with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{Endpoint, WsConfig};
+    /// use pkg_router::{Hub, Router};
+    ///
+    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), WsConfig::default());
+    /// assert_eq!(endpoint.hub().connection_count(), 0);
+    /// assert_eq!(endpoint.hub().broadcast(100u32, "nobody here")?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hub(&self) -> &Hub {
         &self.hub
     }
 
-    /// The router.
+    /// The router its connections' requests go to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{Endpoint, WsConfig};
+    /// use pkg_router::{HandlerError, Hub, Router};
+    ///
+    /// async fn ping() -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let router = Router::builder().handler(1, ping).build()?;
+    /// let endpoint = Endpoint::new(router, Hub::new(), WsConfig::default());
+    /// assert!(endpoint.router().has_handler(1));
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn router(&self) -> &Router {
         &self.router
     }
 
-    /// The settings.
+    /// The settings, as given to [`new`](Self::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{Endpoint, WsConfig};
+    /// use pkg_router::{Hub, Router};
+    ///
+    /// let mut config = WsConfig::default();
+    /// config.max_in_flight = 1;
+    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config);
+    /// assert_eq!(endpoint.config().max_in_flight, 1);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
     pub fn config(&self) -> &WsConfig {
         &self.config
     }
 
     /// The checks made before the upgrade: format, origin, shutdown, connection limit.
     ///
+    /// Call it with the `format` query value and the `Origin` header before accepting the
+    /// WebSocket upgrade, so refused clients get a plain HTTP error.
+    ///
     /// # Errors
     ///
     /// A [`Rejection`] carrying the HTTP status to answer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::transport::{Endpoint, Rejection, WsConfig};
+    /// use pkg_router::{Hub, Router};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let hub = Hub::new();
+    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, hub.clone(), WsConfig::default());
+    /// assert!(endpoint.admit(None, None).is_ok());
+    /// assert_eq!(endpoint.admit(Some("xml"), None).unwrap_err().http_status(), 400);
+    ///
+    /// hub.shutdown().await;
+    /// assert_eq!(endpoint.admit(None, None).unwrap_err(), Rejection::ShuttingDown);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn admit(
         &self,
         format: Option<&str>,
