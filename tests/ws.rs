@@ -551,3 +551,26 @@ async fn graceful_shutdown_answers_in_flight_requests_then_closes_with_1001() {
     // New connections are refused.
     assert_eq!(http_status(&server.url(""), None).await, 503);
 }
+
+#[tokio::test]
+async fn a_long_auth_error_still_arrives_as_a_readable_4001() {
+    use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint};
+    struct Verbose;
+    impl Authenticator for Verbose {
+        fn authenticate<'a>(&'a self, _token: &'a str) -> AuthFuture<'a> {
+            Box::pin(async { Err(AuthError::InvalidToken("é".repeat(300))) })
+        }
+    }
+    let endpoint = Endpoint::new(router(), Hub::new(), config()).with_authenticator(Verbose);
+    let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/web", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    send_json(&mut client, &json!({"type": "auth", "token": "Bearer x"})).await;
+    let (code, reason) = expect_close(&mut client)
+        .await
+        .expect("a readable close frame");
+    assert_eq!(code, close_code::AUTH_FAILED);
+    assert!(reason.len() <= pkg_router::MAX_REASON_BYTES && reason.starts_with("invalid token: é"));
+}

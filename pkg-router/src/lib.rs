@@ -36,8 +36,8 @@ pub use error::{HandlerError, Violation};
 pub use extract::{Data, Extension, FromRequest, HandlerNeeds, RequestContext, RequestIds, State};
 pub use handler::{BoxFuture, Handler};
 pub use hub::{
-    BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, LocalBackend, Outbound, Push,
-    RegisterError, Registration, RemoteDelivery, close_code,
+    BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, LocalBackend,
+    MAX_REASON_BYTES, Outbound, Push, RegisterError, Registration, RemoteDelivery, close_code,
 };
 pub use into_response::IntoResponse;
 pub use pagination::{DEFAULT_MAX_PER_PAGE, DEFAULT_PER_PAGE, PageMeta, PageParams, Paginated};

@@ -4,7 +4,7 @@ mod backend;
 mod outbound;
 
 pub use backend::{BroadcastBackend, LocalBackend, RemoteDelivery};
-pub use outbound::{CloseReason, Outbound, Push, close_code};
+pub use outbound::{CloseReason, MAX_REASON_BYTES, Outbound, Push, close_code};
 
 use crate::error::HandlerError;
 use crate::extract::{FromRequest, RequestContext};
@@ -339,7 +339,8 @@ impl Hub {
         Ok(self.deliver_local(&push))
     }
 
-    /// Sends a push to every connection of one principal (all of them, not just the last one).
+    /// Sends a push to every connection of one principal on this node (all of them, not just
+    /// the last one); the broadcast backend does not carry per-principal pushes yet.
     /// Returns how many connections it was queued for.
     ///
     /// # Errors

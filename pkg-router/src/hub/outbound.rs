@@ -91,7 +91,11 @@ pub mod close_code {
     pub const AUTH_TIMEOUT: u16 = 4002;
 }
 
-/// Why the server closes a connection: the close frame's code and reason.
+/// The longest close reason, in bytes (RFC 6455: 125-byte control payload, 2 for the code).
+pub const MAX_REASON_BYTES: usize = 123;
+
+/// Why the server closes a connection: the close frame's code and reason (cut to
+/// [`MAX_REASON_BYTES`]).
 ///
 /// Sent through the close signal a connection registered with [`Hub::register`](crate::Hub::register);
 /// the transport turns it into the close frame.
@@ -133,10 +137,17 @@ impl CloseReason {
     /// assert!(reason.reason.starts_with("session c"));
     /// ```
     pub fn new(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            reason: reason.into(),
+        let mut reason = reason.into();
+        if reason.len() > MAX_REASON_BYTES {
+            // A close frame's payload is at most 125 bytes (2 of them the code): a longer reason
+            // would make the peer fail the close with a protocol error instead of reading it.
+            let mut cut = MAX_REASON_BYTES;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason = Cow::Owned(reason[..cut].to_owned());
         }
+        Self { code, reason }
     }
 
     /// 1008 "slow consumer": the connection's outbound queue was full.
@@ -248,13 +259,20 @@ impl Push {
         #[derive(serde::Deserialize)]
         struct Envelope {
             pkg_id: u32,
+            req_id: uuid::Uuid,
             data: Box<RawValue>,
         }
         let envelope: Envelope = serde_json::from_slice(frame)?;
+        if !envelope.req_id.is_nil() {
+            return Err(<serde_json::Error as serde::de::Error>::custom(
+                "a broadcast carries the nil req_id",
+            ));
+        }
+        // Rebuilt rather than forwarded, so clients get exactly the envelope we would send.
         Ok(Self {
             pkg_id: envelope.pkg_id,
             data: envelope.data,
-            json: OnceLock::from(Bytes::copy_from_slice(frame)),
+            json: OnceLock::new(),
         })
     }
 

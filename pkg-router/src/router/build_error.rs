@@ -69,9 +69,9 @@ pub enum BuildError {
         /// Its declared name, if any.
         name: Option<String>,
         /// The handler registered first.
-        first: HandlerSource,
+        first: Box<HandlerSource>,
         /// The handler registered second.
-        second: HandlerSource,
+        second: Box<HandlerSource>,
     },
     /// No handler at all: usually a crate of handlers that the binary never names, so the
     /// linker dropped it. Add `use my_handlers as _;`, or call

@@ -742,8 +742,9 @@ impl RouterBuilder {
                     return Err(BuildError::DuplicateHandler {
                         pkg_id,
                         name: name.map(str::to_owned),
-                        first: first.clone(),
-                        second: source,
+                        // Boxed: keeps `Result<_, BuildError>` small for callers.
+                        first: Box::new(first.clone()),
+                        second: Box::new(source),
                     });
                 }
                 let endpoint = Endpoint {
