@@ -194,14 +194,7 @@ impl ListBooksQuery<'_> {
                     "author_id={:?}&title={:?}",
                     filters.author_id, filters.title
                 );
-                Some(match db.counts.get("books", &key) {
-                    Some(total) => total,
-                    None => {
-                        let total = repo.count(filters).await?;
-                        db.counts.put("books", key, total);
-                        total
-                    }
-                })
+                Some(cached_count(db, "books", key, repo.count(filters)).await?)
             }
             PageRequest::After { .. } => None,
         };
@@ -239,19 +232,28 @@ impl ListAuthorsQuery<'_> {
         let total = match request {
             PageRequest::Offset { .. } => {
                 let key = format!("name={:?}", filters.name);
-                Some(match db.counts.get("authors", &key) {
-                    Some(total) => total,
-                    None => {
-                        let total = repo.count(filters).await?;
-                        db.counts.put("authors", key, total);
-                        total
-                    }
-                })
+                Some(cached_count(db, "authors", key, repo.count(filters)).await?)
             }
             PageRequest::After { .. } => None,
         };
         Ok(finish_page(rows, request, total, |author| author.id))
     }
+}
+
+/// The count for `key`, from the cache, else from `count` (which then fills the cache). The
+/// query only runs on a miss: futures do nothing until awaited.
+async fn cached_count(
+    db: &Db,
+    table: &'static str,
+    key: String,
+    count: impl std::future::Future<Output = Result<u64, sqlx::Error>>,
+) -> Result<u64, BooksError> {
+    if let Some(total) = db.counts.get(table, &key) {
+        return Ok(total);
+    }
+    let total = count.await?;
+    db.counts.put(table, key, total);
+    Ok(total)
 }
 
 fn duplicate_isbn(err: sqlx::Error, isbn: Option<&str>) -> BooksError {

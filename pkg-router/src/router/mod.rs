@@ -324,15 +324,7 @@ impl Router {
                 Ok(outcome) => outcome,
                 Err(_) => {
                     tracing::warn!(handler = %endpoint.path, timeout_ms = limit.as_millis() as u64, "handler timed out");
-                    return ResponseModel::error(
-                        pkg_id,
-                        req_id,
-                        RspCode::Error,
-                        error_code::TIMEOUT,
-                        format!("Handler did not finish within {} ms", limit.as_millis()),
-                        None,
-                    )
-                    .into();
+                    return timeout_response(pkg_id, req_id, limit).into();
                 }
             },
         };
@@ -341,6 +333,18 @@ impl Router {
             Err(panic) => panicked(endpoint, pkg_id, req_id, &panic),
         }
     }
+}
+
+/// `ERROR`/`timeout`: the answer to a request that ran longer than `limit`.
+pub(crate) fn timeout_response(pkg_id: u32, req_id: Uuid, limit: Duration) -> ResponseModel {
+    ResponseModel::error(
+        pkg_id,
+        req_id,
+        RspCode::Error,
+        error_code::TIMEOUT,
+        format!("Handler did not finish within {} ms", limit.as_millis()),
+        None,
+    )
 }
 
 fn invalid_envelope(err: EnvelopeError) -> ResponseModel {

@@ -482,14 +482,7 @@ impl<C: Codec> Reader<'_, C> {
             Err(_) => {
                 let (pkg_id, req_id) = self.codec.ids(&copy);
                 tracing::warn!(pkg_id, %req_id, "request exceeded the transport's handler timeout");
-                let reply = ResponseModel::error(
-                    pkg_id,
-                    req_id,
-                    RspCode::Error,
-                    error_code::TIMEOUT,
-                    format!("Handler did not finish within {} ms", limit.as_millis()),
-                    None,
-                );
+                let reply = crate::router::timeout_response(pkg_id, req_id, limit);
                 (self.codec.encode(&reply), false)
             }
         }
