@@ -1,0 +1,99 @@
+//! A server under test in a child process (`<exe> serve <kind> --port 0`), so that its memory
+//! and CPU time are its own.
+
+use crate::procfs;
+use crate::{BenchError, Kind};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+/// How long a server may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest a server lives, whatever happens to the driver.
+const MAX_LIFETIME_SECS: u64 = 1800;
+
+/// A running server; killed when dropped.
+#[derive(Debug)]
+pub(crate) struct ServerProcess {
+    child: Child,
+    /// Closing it tells the server to exit.
+    stdin: Option<ChildStdin>,
+    pid: String,
+    pub(crate) addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts server `kind` from executable `exe` and waits until it listens.
+    pub(crate) async fn start(exe: &Path, kind: Kind) -> Result<Self, BenchError> {
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                kind.name(),
+                "--port",
+                "0",
+                "--max-lifetime",
+                &MAX_LIFETIME_SECS.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| BenchError::from("no stdout of the server process"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| BenchError::from("server process exited at once"))?
+            .to_string();
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        tokio::time::timeout(START_TIMEOUT, reader.read_line(&mut line))
+            .await
+            .map_err(|_| {
+                format!(
+                    "{} server did not start within {START_TIMEOUT:?}",
+                    kind.name()
+                )
+            })??;
+        let port: u16 = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|port| port.parse().ok())
+            .ok_or_else(|| format!("{} server said {line:?} instead of LISTENING", kind.name()))?;
+        Ok(Self {
+            child,
+            stdin,
+            pid,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        })
+    }
+
+    /// The server's resident memory, KiB.
+    pub(crate) fn rss_kib(&self) -> std::io::Result<u64> {
+        procfs::rss_kib(&self.pid)
+    }
+
+    /// The server's CPU time so far.
+    pub(crate) fn cpu_time(&self) -> std::io::Result<Duration> {
+        procfs::cpu_time(&self.pid)
+    }
+
+    /// Asks the server to exit (closes its input) and waits; kills it after 5 s.
+    pub(crate) async fn stop(mut self) {
+        drop(self.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.start_kill();
+            let _ = self.child.wait().await;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `pkg-router-bench`: end-to-end load, fan-out and memory benchmarks of pkg-router against a
+//! bare tokio-tungstenite floor and jsonrpsee, measured in the same run.
+//!
+//! ```text
+//! cargo run --release -p pkg-router-bench -- all      # the full run (a few minutes)
+//! cargo run --release -p pkg-router-bench -- smoke    # a few seconds, tiny sizes
+//! ```
+//!
+//! `all` prints a markdown report and writes it to `target/bench-report.md`.
+#![forbid(unsafe_code)]
+
+use pkg_router_bench::{BenchError, Kind, Plan};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage:
+  pkg-router-bench all   [options]   full run; report to stdout and target/bench-report.md
+  pkg-router-bench smoke [options]   a few seconds with tiny sizes
+  pkg-router-bench serve <pkg-router|floor|jsonrpsee> --port N [--max-lifetime SECS]
+                                     (used by the driver: one server in this process)
+options (override the plan's sizes):
+  --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee)
+  --connections N        closed/open-loop connections
+  --duration SECS        measured seconds of each closed/open-loop run
+  --warmup SECS          warm-up seconds
+  --fanout C1,C2         fan-out client counts (empty: skip)
+  --messages M           fan-out messages
+  --idle N               idle connections of the memory run (0: skip)
+  --out PATH             where to write the report (all: target/bench-report.md)";
+
+fn main() -> Result<(), BenchError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
+    match command.as_str() {
+        "serve" => serve(&args[1..]),
+        "all" | "smoke" => bench(command, &args[1..]),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n{USAGE}").into()),
+    }
+}
+
+/// The value after option `name` at `args[i]`.
+fn value<'a>(args: &'a [String], i: usize, name: &str) -> Result<&'a str, BenchError> {
+    args.get(i + 1)
+        .map(String::as_str)
+        .ok_or_else(|| format!("{name} needs a value").into())
+}
+
+fn serve(args: &[String]) -> Result<(), BenchError> {
+    let kind = args
+        .first()
+        .and_then(|name| Kind::parse(name))
+        .ok_or_else(|| format!("serve needs a server kind\n{USAGE}"))?;
+    let mut port = 0u16;
+    let mut lifetime = Duration::from_secs(1800);
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--port" => port = value(args, i, "--port")?.parse()?,
+            "--max-lifetime" => {
+                lifetime = Duration::from_secs(value(args, i, "--max-lifetime")?.parse()?);
+            }
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    pkg_router_bench::serve(kind, port, lifetime)
+}
+
+fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
+    let exe = std::env::current_exe()?;
+    let mut plan = if command == "all" {
+        Plan::full(exe)
+    } else {
+        Plan::smoke(exe)
+    };
+    let mut out: Option<PathBuf> = (command == "all").then(default_report_path);
+    let mut i = 0;
+    while i < args.len() {
+        let name = args[i].as_str();
+        let v = value(args, i, name)?;
+        match name {
+            "--servers" => {
+                plan.kinds = v
+                    .split(',')
+                    .map(|name| Kind::parse(name).ok_or_else(|| format!("no server {name:?}")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--connections" => plan.connections = v.parse()?,
+            "--duration" => plan.duration = Duration::from_secs_f64(v.parse()?),
+            "--warmup" => plan.warmup = Duration::from_secs_f64(v.parse()?),
+            "--fanout" => {
+                plan.fanout_clients = v
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--messages" => plan.fanout_messages = v.parse()?,
+            "--idle" => plan.idle_connections = v.parse()?,
+            "--out" => out = Some(PathBuf::from(v)),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    let report = pkg_router_bench::run(&plan)?;
+    let invocation = std::iter::once(format!(
+        "cargo run --release -p pkg-router-bench -- {command}"
+    ))
+    .chain(args.iter().cloned())
+    .collect::<Vec<_>>()
+    .join(" ");
+    let markdown = report.markdown(&invocation);
+    println!("{markdown}");
+    if let Some(path) = out {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, &markdown)?;
+        eprintln!("[pkg-router-bench] report written to {}", path.display());
+    }
+    if !report.failures.is_empty() {
+        return Err(format!("{} scenario(s) failed", report.failures.len()).into());
+    }
+    Ok(())
+}
+
+/// `target/bench-report.md` of the workspace (or of `CARGO_TARGET_DIR`).
+fn default_report_path() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
+    target.join("bench-report.md")
+}

@@ -1,0 +1,314 @@
+//! The markdown report: one table per scenario, ratios to the baselines of the same run, and
+//! the targets, met or missed.
+
+use crate::{FanoutResult, Kind, LoadResult, OpenLoopRate, Plan, Report};
+use std::fmt::Write;
+
+/// The plan's sizes in one line.
+pub(crate) fn sizes(plan: &Plan) -> String {
+    let load = match plan.max_requests {
+        Some(n) => format!("{} connections, {n} requests", plan.connections),
+        None => format!(
+            "{} connections, {} s warm-up + {} s measured",
+            plan.connections,
+            plan.warmup.as_secs_f64(),
+            plan.duration.as_secs_f64()
+        ),
+    };
+    let open = match plan.open_loop {
+        Some(OpenLoopRate::Fixed(rate)) => format!("open loop {rate:.0} req/s"),
+        Some(OpenLoopRate::FractionOfFloor(f)) => {
+            format!(
+                "open loop at {:.0}% of the floor's closed-loop throughput",
+                f * 100.0
+            )
+        }
+        None => "no open loop".to_owned(),
+    };
+    let clients: Vec<String> = plan
+        .fanout_clients
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    format!(
+        "{load}; {open}; fan-out {} messages to {} clients; {} idle connections; client runtime {} threads",
+        plan.fanout_messages,
+        clients.join(" and "),
+        plan.idle_connections,
+        plan.client_threads
+    )
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}x", a / b)
+    } else {
+        "-".to_owned()
+    }
+}
+
+fn find(rows: &[LoadResult], kind: Kind) -> Option<&LoadResult> {
+    rows.iter().find(|r| r.kind == kind)
+}
+
+fn load_table(out: &mut String, rows: &[LoadResult], open: bool) {
+    let floor = find(rows, Kind::Floor).map(|r| r.throughput);
+    let rpc = find(rows, Kind::Jsonrpsee).map(|r| r.throughput);
+    let offered = if open { " offered/s |" } else { "" };
+    let offered_rule = if open { "---:|" } else { "" };
+    let _ = writeln!(
+        out,
+        "| server |{offered} requests | errors | lost | req/s | vs floor | vs jsonrpsee | p50 us | p90 us | p99 us | p99.9 us | max us | client CPU | server CPU per req |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|{offered_rule}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let offered = match (open, r.offered_rate) {
+            (true, Some(rate)) => format!(" {rate:.0} |"),
+            (true, None) => " - |".to_owned(),
+            (false, _) => String::new(),
+        };
+        let [p50, p90, p99, p999, max] = r.latency_us;
+        let per_request_us = r.server_cpu_s * 1e6 / (r.requests.max(1) as f64);
+        let _ = writeln!(
+            out,
+            "| {} |{offered} {} | {} | {} | {:.0} | {} | {} | {p50:.0} | {p90:.0} | {p99:.0} | {p999:.0} | {max:.0} | {:.0}% | {per_request_us:.1} us |",
+            r.kind.name(),
+            r.requests,
+            r.errors,
+            r.lost,
+            r.throughput,
+            floor.map_or_else(|| "-".to_owned(), |f| ratio(r.throughput, f)),
+            rpc.map_or_else(|| "-".to_owned(), |j| ratio(r.throughput, j)),
+            r.client_cpu_s * 100.0 / r.seconds.max(1e-9),
+        );
+    }
+}
+
+fn fanout_table(out: &mut String, rows: &[FanoutResult]) {
+    let _ = writeln!(
+        out,
+        "| server | clients (C) | messages (M) | deliveries | C x M | complete | last receipt p50 ms | p99 ms | max ms | first receipt p50 ms | deliveries/s | server CPU | client CPU |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let [p50, p99, max] = r.last_ms;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {p50:.1} | {p99:.1} | {max:.1} | {:.1} | {:.0} | {:.2} s | {:.2} s |",
+            r.kind.name(),
+            r.clients,
+            r.messages,
+            r.deliveries,
+            r.expected,
+            if r.deliveries == r.expected {
+                "yes"
+            } else {
+                "**no**"
+            },
+            r.first_p50_ms,
+            r.rate,
+            r.server_cpu_s,
+            r.client_cpu_s,
+        );
+    }
+}
+
+/// One row of the targets table.
+struct Target {
+    what: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+fn targets(report: &Report) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let closed = &report.closed_loop;
+    let pkg = find(closed, Kind::PkgRouter);
+    let floor = find(closed, Kind::Floor);
+    let rpc = find(closed, Kind::Jsonrpsee);
+    let connections = pkg.map_or(0, |p| p.connections);
+    match (pkg, floor) {
+        (Some(p), Some(f)) => targets.push(Target {
+            what: format!("throughput, {connections} connections: >= 0.85x the floor"),
+            measured: ratio(p.throughput, f.throughput),
+            met: Some(p.throughput >= 0.85 * f.throughput),
+        }),
+        _ => targets.push(Target {
+            what: "throughput >= 0.85x the floor".into(),
+            measured: "-".into(),
+            met: None,
+        }),
+    }
+    match (pkg, rpc) {
+        (Some(p), Some(j)) => {
+            targets.push(Target {
+                what: format!("throughput, {connections} connections: >= 1.2x jsonrpsee"),
+                measured: ratio(p.throughput, j.throughput),
+                met: Some(p.throughput >= 1.2 * j.throughput),
+            });
+            targets.push(Target {
+                what: "closed-loop p99 no worse than jsonrpsee's".into(),
+                measured: format!(
+                    "{:.0} us vs {:.0} us ({})",
+                    p.latency_us[2],
+                    j.latency_us[2],
+                    ratio(p.latency_us[2], j.latency_us[2])
+                ),
+                met: Some(p.latency_us[2] <= j.latency_us[2]),
+            });
+        }
+        _ => targets.push(Target {
+            what: "throughput >= 1.2x jsonrpsee, p99 no worse".into(),
+            measured: "-".into(),
+            met: None,
+        }),
+    }
+    let pkg_fanout: Vec<&FanoutResult> = report
+        .fanout
+        .iter()
+        .filter(|r| r.kind == Kind::PkgRouter)
+        .collect();
+    targets.push(Target {
+        what: "fan-out: every message delivered to every client".into(),
+        measured: pkg_fanout
+            .iter()
+            .map(|r| format!("{}/{} at C={}", r.deliveries, r.expected, r.clients))
+            .collect::<Vec<_>>()
+            .join(", "),
+        met: (!pkg_fanout.is_empty())
+            .then(|| pkg_fanout.iter().all(|r| r.deliveries == r.expected)),
+    });
+    if let Some(smallest) = pkg_fanout.iter().min_by_key(|r| r.clients) {
+        let peer = report
+            .fanout
+            .iter()
+            .find(|r| r.kind == Kind::Jsonrpsee && r.clients == smallest.clients);
+        targets.push(Target {
+            what: format!(
+                "fan-out p99 at {} clients no worse than jsonrpsee's",
+                smallest.clients
+            ),
+            measured: peer.map_or_else(
+                || "-".to_owned(),
+                |j| {
+                    format!(
+                        "{:.1} ms vs {:.1} ms ({})",
+                        smallest.last_ms[1],
+                        j.last_ms[1],
+                        ratio(smallest.last_ms[1], j.last_ms[1])
+                    )
+                },
+            ),
+            met: peer.map(|j| smallest.last_ms[1] <= j.last_ms[1]),
+        });
+    }
+    let memory = report.memory.iter().find(|m| m.kind == Kind::PkgRouter);
+    targets.push(Target {
+        what: format!(
+            "memory: <= 16 KiB per idle connection ({} connections)",
+            memory.map_or(0, |m| m.connections)
+        ),
+        measured: memory.map_or_else(
+            || "-".to_owned(),
+            |m| format!("{:.1} KiB", m.idle_bytes_per_connection() / 1024.0),
+        ),
+        met: memory.map(|m| m.idle_bytes_per_connection() <= 16.0 * 1024.0),
+    });
+    targets
+}
+
+pub(crate) fn markdown(report: &Report, command: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# pkg-router end-to-end benchmarks\n");
+    let _ = writeln!(out, "- Machine: {}", report.machine);
+    let _ = writeln!(out, "- Date: {}", report.date);
+    let _ = writeln!(out, "- Command: `{command}`");
+    let _ = writeln!(out, "- Sizes: {}", report.sizes);
+    let _ = writeln!(
+        out,
+        "- Client and servers share the machine; each server is a child process on 127.0.0.1. Compare ratios, not absolute figures.\n"
+    );
+
+    let _ = writeln!(out, "## Targets\n");
+    let _ = writeln!(out, "| target | measured | verdict |");
+    let _ = writeln!(out, "|---|---|---|");
+    for target in targets(report) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            target.what,
+            target.measured,
+            verdict(target.met)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe dispatch targets (in-process, criterion) are measured by `cargo bench --bench dispatch`; see BENCHMARKS.md.\n"
+    );
+
+    if !report.closed_loop.is_empty() {
+        let _ = writeln!(out, "## Closed loop (CREATE_BOOK, send, await, repeat)\n");
+        load_table(&mut out, &report.closed_loop, false);
+        let _ = writeln!(out);
+    }
+    if !report.open_loop.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Open loop (fixed total rate; latency from the scheduled send time)\n"
+        );
+        load_table(&mut out, &report.open_loop, true);
+        let _ = writeln!(out);
+    }
+    if !report.fanout.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Broadcast fan-out (M messages back to back; per message, broadcast call to receipt)\n"
+        );
+        fanout_table(&mut out, &report.fanout);
+        let _ = writeln!(out);
+    }
+    if !report.memory.is_empty() {
+        let _ = writeln!(out, "## Server memory (VmRSS)\n");
+        let _ = writeln!(
+            out,
+            "| server | connections | RSS, none | RSS, idle | per idle connection | RSS, after 1 request each | per connection after 1 request |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        for m in &report.memory {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} MiB | {:.1} MiB | {:.1} KiB | {:.1} MiB | {:.1} KiB |",
+                m.kind.name(),
+                m.connections,
+                m.before_kib as f64 / 1024.0,
+                m.idle_kib as f64 / 1024.0,
+                m.idle_bytes_per_connection() / 1024.0,
+                m.after_request_kib as f64 / 1024.0,
+                m.used_bytes_per_connection() / 1024.0,
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if !report.failures.is_empty() {
+        let _ = writeln!(out, "## Failures\n");
+        for failure in &report.failures {
+            let _ = writeln!(out, "- {failure}");
+        }
+        let _ = writeln!(out);
+    }
+    out
+}

@@ -1,0 +1,53 @@
+//! The harness end to end with tiny sizes (`pkg-router-bench smoke`), so it cannot rot: every
+//! server starts as a child process, every scenario runs, fan-out loses nothing. Speed is
+//! measured by the full run, never asserted here.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use pkg_router_bench::{Kind, Plan, run};
+use std::path::PathBuf;
+
+#[test]
+fn smoke_run_measures_every_scenario() {
+    let plan = Plan::smoke(PathBuf::from(env!("CARGO_BIN_EXE_pkg-router-bench")));
+    let report = run(&plan).unwrap();
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+
+    for rows in [&report.closed_loop, &report.open_loop] {
+        let kinds: Vec<Kind> = rows.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, Kind::ALL);
+        for row in rows {
+            assert!(row.requests > 0 && row.throughput > 0.0, "{row:?}");
+            assert_eq!((row.errors, row.lost), (0, 0), "{row:?}");
+            assert!(row.latency_us[0] > 0.0 && row.latency_us[4] >= row.latency_us[2]);
+        }
+    }
+    assert_eq!(
+        report.closed_loop.iter().map(|r| r.requests).sum::<u64>(),
+        3 * 200
+    );
+
+    assert_eq!(report.fanout.len(), 2, "pkg-router and jsonrpsee");
+    for row in &report.fanout {
+        assert_eq!(row.expected, 20 * 10);
+        assert_eq!(row.deliveries, row.expected, "{row:?}");
+        assert_eq!(row.failed_clients, 0);
+        assert!(row.rate > 0.0 && row.last_ms[1] >= row.last_ms[0]);
+    }
+
+    assert_eq!(report.memory.len(), 3);
+    for row in &report.memory {
+        assert_eq!(row.connections, 50);
+        assert!(row.before_kib > 0 && row.idle_kib > 0, "{row:?}");
+    }
+
+    let markdown = report.markdown("pkg-router-bench smoke");
+    for heading in [
+        "## Targets",
+        "## Closed loop",
+        "## Open loop",
+        "## Broadcast fan-out",
+        "## Server memory",
+    ] {
+        assert!(markdown.contains(heading), "{heading} missing:\n{markdown}");
+    }
+}
