@@ -22,6 +22,9 @@ pub(crate) type Ws = WebSocketStream<TcpStream>;
 /// How long any single reply may take before the harness calls it lost.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The longest a closed loop with a request budget may run.
+const BUDGET_CAP: Duration = Duration::from_secs(120);
+
 /// A latency histogram in nanoseconds, 1 us to 120 s, 3 significant digits.
 pub(crate) fn histogram() -> Result<Histogram<u64>, BenchError> {
     Ok(Histogram::new_with_bounds(1_000, 120_000_000_000, 3)?)
@@ -159,7 +162,13 @@ pub(crate) async fn closed_loop(
     };
     let start = Instant::now();
     let measure_from = start + warmup;
-    let end = measure_from + shape.duration;
+    // With a request budget the run ends when it is spent (bounded all the same).
+    let end = measure_from
+        + if budget.is_some() {
+            shape.duration.max(BUDGET_CAP)
+        } else {
+            shape.duration
+        };
     let mut tasks = Vec::with_capacity(shape.connections);
     for (conn, mut ws) in connections.into_iter().enumerate() {
         let budget = budget.clone();

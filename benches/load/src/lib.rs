@@ -98,7 +98,8 @@ pub struct Plan {
     pub warmup: Duration,
     /// Measured time of each closed- and open-loop run.
     pub duration: Duration,
-    /// Closed loop: stop after this many requests in all (no warm-up then).
+    /// Closed loop: stop after this many requests in all (no warm-up then, and the run lasts
+    /// until they are done, at most 2 minutes).
     pub max_requests: Option<u64>,
     /// Open-loop rate; `None` skips the open-loop runs.
     pub open_loop: Option<OpenLoopRate>,
@@ -110,6 +111,8 @@ pub struct Plan {
     pub fanout_timeout: Duration,
     /// Memory run: idle connections (0 skips it).
     pub idle_connections: usize,
+    /// Memory run: how long the server gets to settle before each reading.
+    pub settle: Duration,
     /// Worker threads of the client's runtime.
     pub client_threads: usize,
 }
@@ -131,6 +134,7 @@ impl Plan {
             fanout_messages: 200,
             fanout_timeout: Duration::from_secs(120),
             idle_connections: 10_000,
+            settle: Duration::from_millis(1500),
             client_threads: 2,
         }
     }
@@ -143,13 +147,14 @@ impl Plan {
             kinds: Kind::ALL.to_vec(),
             connections: 2,
             warmup: Duration::ZERO,
-            duration: Duration::from_secs(10),
+            duration: Duration::from_millis(500),
             max_requests: Some(200),
             open_loop: Some(OpenLoopRate::Fixed(200.0)),
             fanout_clients: vec![20],
             fanout_messages: 10,
             fanout_timeout: Duration::from_secs(20),
             idle_connections: 50,
+            settle: Duration::from_millis(200),
             client_threads: 2,
         }
     }
@@ -483,9 +488,10 @@ async fn drive(plan: &Plan, report: &mut Report) {
     // 4. Memory.
     if plan.idle_connections > 0 {
         let count = plan.idle_connections;
+        let settle = plan.settle;
         for &kind in &plan.kinds {
             let outcome = with_server(plan, kind, "memory", report, |server| async move {
-                let result = memory::run(kind, &server, count).await;
+                let result = memory::run(kind, &server, count, settle).await;
                 (server, result)
             })
             .await;

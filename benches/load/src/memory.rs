@@ -13,9 +13,6 @@ use tokio::sync::Semaphore;
 /// Connections being opened at once.
 const CONNECT_CONCURRENCY: usize = 64;
 
-/// How long the server gets to settle before a reading.
-const SETTLE: Duration = Duration::from_millis(1500);
-
 /// Resident memory of the server, KiB.
 #[derive(Debug)]
 pub(crate) struct MemoryOutcome {
@@ -25,13 +22,14 @@ pub(crate) struct MemoryOutcome {
 }
 
 /// Opens `count` connections to `server`, reading its memory before, with them idle, and after
-/// one request on each.
+/// one request on each; the server gets `settle` before each reading.
 pub(crate) async fn run(
     kind: Kind,
     server: &ServerProcess,
     count: usize,
+    settle: Duration,
 ) -> Result<MemoryOutcome, BenchError> {
-    tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep(settle).await;
     let before_kib = server.rss_kib()?;
     let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut tasks = Vec::with_capacity(count);
@@ -47,7 +45,7 @@ pub(crate) async fn run(
     for task in tasks {
         connections.push(task.await??);
     }
-    tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep(settle).await;
     let idle_kib = server.rss_kib()?;
 
     // One request on every connection (their buffers and queues are used once).
@@ -70,7 +68,7 @@ pub(crate) async fn run(
     for task in tasks {
         connections.push(task.await??);
     }
-    tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep(settle).await;
     let after_request_kib = server.rss_kib()?;
     for mut ws in connections {
         let _ = ws.close(None).await;
