@@ -234,7 +234,8 @@ async fn domain_errors_map_to_the_protocol() {
     );
 
     let duplicate = create_book(&mut admin, "Dune again", 2, Some("978-0441013593")).await;
-    error(&duplicate, RspCode::InvalidData, "conflict");
+    let body = error(&duplicate, RspCode::InvalidData, "conflict");
+    assert_eq!(body["details"][0]["path"], "/isbn");
 
     let missing = call(
         &mut admin,

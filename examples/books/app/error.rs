@@ -1,6 +1,6 @@
 //! Domain errors and how they reach clients.
 
-use pkg_router::HandlerError;
+use pkg_router::{HandlerError, RspCode, error_code};
 
 /// What the books commands can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,12 @@ impl From<BooksError> for HandlerError {
             BooksError::BookNotFound(id) => {
                 HandlerError::not_found(format!("Book with ID {id} not found"))
             }
-            BooksError::DuplicateIsbn(_) => HandlerError::conflict(err.to_string()),
+            // A conflict that names the field, so a form can show it next to the ISBN.
+            BooksError::DuplicateIsbn(_) => {
+                let msg = err.to_string();
+                HandlerError::custom(RspCode::InvalidData, error_code::CONFLICT, msg.clone())
+                    .with_details(serde_json::json!([{"path": "/isbn", "message": msg}]))
+            }
             BooksError::InvalidCursor => HandlerError::invalid_field("/cursor", "invalid cursor"),
             // Logged by the router; the client sees only "Internal error".
             BooksError::Database(source) => HandlerError::internal(source),

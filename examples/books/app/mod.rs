@@ -50,8 +50,6 @@ pub struct Running {
 }
 
 /// Builds the router with every handler of this crate (`#[pkg_handler]`, registered at link time).
-// Called once at startup, where a large error costs nothing.
-#[allow(clippy::result_large_err)]
 pub fn build_router(db: Db) -> Result<Router, pkg_router::BuildError> {
     let info = ServerInfo::default();
     let router = Router::builder()
