@@ -754,6 +754,8 @@ impl RouterBuilder {
                     schema: schema.clone(),
                     timeout: route.timeout.or(self.default_timeout),
                     name: name.map(Arc::from),
+                    #[cfg(feature = "metrics")]
+                    metrics_label: metrics::SharedString::from(pkg_id.to_string()),
                 };
                 rows.push(RouteInfo {
                     pkg_id,

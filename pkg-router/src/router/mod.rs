@@ -96,6 +96,9 @@ struct Endpoint {
     schema: Option<Arc<CompiledSchema>>,
     timeout: Option<Duration>,
     name: Option<Arc<str>>,
+    /// The `pkg_id` label, formatted once.
+    #[cfg(feature = "metrics")]
+    metrics_label: metrics::SharedString,
 }
 
 /// Where a request's `data` comes from.
@@ -221,7 +224,7 @@ impl Router {
         span.record("status", reply.status_code().as_u8());
         span.record("duration_us", elapsed.as_micros() as u64);
         #[cfg(feature = "metrics")]
-        metrics::histogram!("ws_message_processing_duration_seconds", "pkg_id" => pkg_id.to_string())
+        metrics::histogram!("ws_message_processing_duration_seconds", "pkg_id" => endpoint.metrics_label.clone())
             .record(elapsed.as_secs_f64());
         if !hooks.is_empty() {
             let call = Call {
