@@ -28,8 +28,21 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     /// Starts server `kind` from executable `exe` and waits until it listens.
-    pub(crate) async fn start(exe: &Path, kind: Kind) -> Result<Self, BenchError> {
-        let mut child = Command::new(exe)
+    /// `wrapper` (a profiler's command line, usually empty) runs the server.
+    pub(crate) async fn start(
+        exe: &Path,
+        wrapper: &[String],
+        kind: Kind,
+    ) -> Result<Self, BenchError> {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .args([
                 "serve",
                 kind.name(),
@@ -52,9 +65,17 @@ impl ServerProcess {
             .id()
             .ok_or_else(|| BenchError::from("server process exited at once"))?
             .to_string();
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        tokio::time::timeout(START_TIMEOUT, reader.read_line(&mut line))
+        let mut lines = BufReader::new(stdout).lines();
+        // A wrapper may print lines of its own first.
+        let listening = async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(port) = line.trim().strip_prefix("LISTENING ") {
+                    return Ok::<_, BenchError>(port.parse::<u16>()?);
+                }
+            }
+            Err(BenchError::from("the server exited before listening"))
+        };
+        let port = tokio::time::timeout(START_TIMEOUT, listening)
             .await
             .map_err(|_| {
                 format!(
@@ -62,11 +83,8 @@ impl ServerProcess {
                     kind.name()
                 )
             })??;
-        let port: u16 = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|port| port.parse().ok())
-            .ok_or_else(|| format!("{} server said {line:?} instead of LISTENING", kind.name()))?;
+        // Keep reading (and dropping) its output so a chatty wrapper never blocks.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self {
             child,
             stdin,

@@ -90,9 +90,12 @@ pub enum OpenLoopRate {
 pub struct Plan {
     /// The executable that serves (`<exe> serve <kind> --port 0`): this binary.
     pub server_exe: PathBuf,
+    /// A command line the server runs under (a profiler: `valgrind --tool=callgrind`,
+    /// `heaptrack`); empty for none. Its memory and CPU figures are then the wrapper's.
+    pub server_wrapper: Vec<String>,
     /// The servers to measure.
     pub kinds: Vec<Kind>,
-    /// Connections of the closed- and open-loop runs.
+    /// Connections of the closed- and open-loop runs (0 skips them).
     pub connections: usize,
     /// Time before measuring starts (closed and open loop).
     pub warmup: Duration,
@@ -124,6 +127,7 @@ impl Plan {
     pub fn full(server_exe: PathBuf) -> Self {
         Self {
             server_exe,
+            server_wrapper: Vec::new(),
             kinds: Kind::ALL.to_vec(),
             connections: 50,
             warmup: Duration::from_secs(2),
@@ -144,6 +148,7 @@ impl Plan {
     pub fn smoke(server_exe: PathBuf) -> Self {
         Self {
             server_exe,
+            server_wrapper: Vec::new(),
             kinds: Kind::ALL.to_vec(),
             connections: 2,
             warmup: Duration::ZERO,
@@ -328,15 +333,16 @@ where
     F: FnOnce(child::ServerProcess) -> Fut,
     Fut: Future<Output = (child::ServerProcess, Result<T, BenchError>)>,
 {
-    let server = match child::ServerProcess::start(&plan.server_exe, kind).await {
-        Ok(server) => server,
-        Err(err) => {
-            let failure = format!("{what} / {}: server did not start: {err}", kind.name());
-            progress(&failure);
-            report.failures.push(failure);
-            return None;
-        }
-    };
+    let server =
+        match child::ServerProcess::start(&plan.server_exe, &plan.server_wrapper, kind).await {
+            Ok(server) => server,
+            Err(err) => {
+                let failure = format!("{what} / {}: server did not start: {err}", kind.name());
+                progress(&failure);
+                report.failures.push(failure);
+                return None;
+            }
+        };
     let (server, result) = scenario(server).await;
     server.stop().await;
     // Let the kernel reap the sockets of the last run before the next starts.
@@ -389,8 +395,13 @@ async fn drive(plan: &Plan, report: &mut Report) {
         duration: plan.duration,
         max_requests: plan.max_requests,
     };
-    // 1. Closed loop.
-    for &kind in &plan.kinds {
+    // 1. Closed loop (none with 0 connections).
+    let load_kinds: &[Kind] = if plan.connections == 0 {
+        &[]
+    } else {
+        &plan.kinds
+    };
+    for &kind in load_kinds {
         let outcome = with_server(plan, kind, "closed loop", report, |server| async move {
             let result = client::closed_loop(kind, &server, shape).await;
             (server, result)
@@ -419,7 +430,7 @@ async fn drive(plan: &Plan, report: &mut Report) {
         };
         match rate {
             Some(rate) => {
-                for &kind in &plan.kinds {
+                for &kind in load_kinds {
                     let outcome =
                         with_server(plan, kind, "open loop", report, |server| async move {
                             let result = client::open_loop(kind, &server, shape, rate).await;

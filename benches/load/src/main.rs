@@ -21,13 +21,14 @@ usage:
                                      (used by the driver: one server in this process)
 options (override the plan's sizes):
   --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee)
-  --connections N        closed/open-loop connections
+  --connections N        closed/open-loop connections (0: skip those runs)
   --duration SECS        measured seconds of each closed/open-loop run
   --warmup SECS          warm-up seconds
   --fanout C1,C2         fan-out client counts (empty: skip)
   --messages M           fan-out messages
   --idle N               idle connections of the memory run (0: skip)
-  --out PATH             where to write the report (all: target/bench-report.md)";
+  --out PATH             where to write the report (all: target/bench-report.md)
+  --server-wrapper CMD   run each server under CMD, e.g. \"valgrind --tool=callgrind\" or heaptrack";
 
 fn main() -> Result<(), BenchError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -106,6 +107,9 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
             "--messages" => plan.fanout_messages = v.parse()?,
             "--idle" => plan.idle_connections = v.parse()?,
             "--out" => out = Some(PathBuf::from(v)),
+            "--server-wrapper" => {
+                plan.server_wrapper = v.split_whitespace().map(str::to_owned).collect();
+            }
             other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
         }
         i += 2;
