@@ -39,6 +39,35 @@ pub(crate) fn sizes(plan: &Plan) -> String {
     )
 }
 
+/// How the servers and the client are set up (printed with every report).
+const NOTES: &str = "## Setup
+
+- **Workload**: CREATE_BOOK, `{\"title\":\"The Pragmatic Programmer\",\"author_id\":1,\"isbn\":\"978-0135957059\"}`;
+  every server stores the book in the same in-memory store (a bounded ring behind a mutex) and
+  returns it.
+- **pkg-router**: `pkg_router::axum::ws` on axum, first-frame JWT auth (`JwtAuthenticator::hs256`,
+  one token per connection), role `create-book`, the schema (title 1..200, author_id >= 1, isbn
+  `^978-\\d{10}$`) validated on every request, `Data<CreateBook>` + `State<Store>` handler.
+  `WsConfig` defaults except `rate_limit = None`, `max_connections` and
+  `max_connections_per_principal` 100 000, `outbound_queue` 4096; read/write buffers at their
+  default 4 KiB. Fan-out: a handler calling `hub.broadcast` M times in a loop.
+- **floor**: tokio-tungstenite, parses the envelope (typed `data`), stores, writes the response;
+  no auth, roles, routing or validation; 4 KiB read/write buffers like pkg-router's.
+- **jsonrpsee**: its WebSocket server (`ws_only`, `max_connections` 100 000), `create_book` as a
+  synchronous method with the schema's rules checked by hand (no auth: it has no first-frame
+  handshake). Fan-out: the idiomatic subscription (`tokio::sync::broadcast` channel of
+  pre-serialized messages, each subscription forwarding to its sink).
+- **Client**: one tokio runtime, tokio-tungstenite, TCP_NODELAY everywhere; responses matched by
+  id with the same substring scan for every server. Closed loop: one request in flight per
+  connection. Open loop: latency counted from the scheduled send time (no coordinated
+  omission). CPU times from `/proc/<pid>/stat` (10 ms ticks).
+- **Fan-out latency**: per message, from the server's wall clock at the broadcast call (in the
+  payload) to the wall clock at the last (first) client's receipt; M messages are broadcast back
+  to back, so a message's latency includes waiting behind the earlier ones.
+- **Memory**: VmRSS of the server process; kernel socket buffers are not in it. \"After 1 request
+  each\": every connection sent one CREATE_BOOK and got its response.
+";
+
 fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {
         format!("{:.2}x", a / b)
@@ -58,7 +87,7 @@ fn load_table(out: &mut String, rows: &[LoadResult], open: bool) {
     let offered_rule = if open { "---:|" } else { "" };
     let _ = writeln!(
         out,
-        "| server |{offered} requests | errors | lost | req/s | vs floor | vs jsonrpsee | p50 us | p90 us | p99 us | p99.9 us | max us | client CPU | server CPU per req |"
+        "| server |{offered} requests | errors | lost | req/s | vs floor | vs jsonrpsee | p50 us | p90 us | p99 us | p99.9 us | max us | client CPU (of one core) | server CPU per request |"
     );
     let _ = writeln!(
         out,
@@ -303,6 +332,7 @@ pub(crate) fn markdown(report: &Report, command: &str) -> String {
         }
         let _ = writeln!(out);
     }
+    let _ = writeln!(out, "{NOTES}");
     if !report.failures.is_empty() {
         let _ = writeln!(out, "## Failures\n");
         for failure in &report.failures {
