@@ -129,6 +129,19 @@ pub(crate) struct LoadOutcome {
     pub(crate) server_cpu: Duration,
 }
 
+impl LoadOutcome {
+    /// Adds another round's figures to these.
+    pub(crate) fn absorb(&mut self, other: LoadOutcome) -> Result<(), BenchError> {
+        self.histogram.add(other.histogram)?;
+        self.errors += other.errors;
+        self.lost += other.lost;
+        self.window += other.window;
+        self.client_cpu += other.client_cpu;
+        self.server_cpu += other.server_cpu;
+        Ok(())
+    }
+}
+
 /// How long and how much.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LoadShape {

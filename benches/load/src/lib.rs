@@ -101,6 +101,9 @@ pub struct Plan {
     pub warmup: Duration,
     /// Measured time of each closed- and open-loop run.
     pub duration: Duration,
+    /// Closed and open loop: how many times each server runs (in rotation); the figures are
+    /// over all rounds together.
+    pub rounds: usize,
     /// Closed loop: stop after this many requests in all (no warm-up then, and the run lasts
     /// until they are done, at most 2 minutes).
     pub max_requests: Option<u64>,
@@ -121,8 +124,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full run of the issue: 50 connections for 10 s each, open loop at half the floor's
-    /// throughput, fan-out to 1 000 and 5 000 clients, 10 000 idle connections.
+    /// The full run of the issue: 50 connections, three rounds of 5 s per server, open loop at
+    /// half the floor's throughput, fan-out of 200 messages to 1 000 and 5 000 clients,
+    /// 10 000 idle connections.
     #[must_use]
     pub fn full(server_exe: PathBuf) -> Self {
         Self {
@@ -130,8 +134,9 @@ impl Plan {
             server_wrapper: Vec::new(),
             kinds: Kind::ALL.to_vec(),
             connections: 50,
-            warmup: Duration::from_secs(2),
-            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+            rounds: 3,
             max_requests: None,
             open_loop: Some(OpenLoopRate::FractionOfFloor(0.5)),
             fanout_clients: vec![1_000, 5_000],
@@ -153,6 +158,7 @@ impl Plan {
             connections: 2,
             warmup: Duration::ZERO,
             duration: Duration::from_millis(500),
+            rounds: 1,
             max_requests: Some(200),
             open_loop: Some(OpenLoopRate::Fixed(200.0)),
             fanout_clients: vec![20],
@@ -182,8 +188,10 @@ pub struct LoadResult {
     pub lost: u64,
     /// Length of the measured window, seconds.
     pub seconds: f64,
-    /// Successful requests per second.
+    /// Successful requests per second, all rounds together.
     pub throughput: f64,
+    /// Successful requests per second of each round.
+    pub rounds: Vec<f64>,
     /// Round-trip percentiles and maximum, microseconds: p50, p90, p99, p99.9, max.
     pub latency_us: [f64; 5],
     /// The client's CPU time in the window, seconds.
@@ -376,6 +384,7 @@ fn load_result(
         lost: outcome.lost,
         seconds,
         throughput: h.len() as f64 / seconds.max(1e-9),
+        rounds: Vec::new(),
         latency_us: [
             us(h.value_at_quantile(0.5)),
             us(h.value_at_quantile(0.9)),
@@ -386,6 +395,71 @@ fn load_result(
         client_cpu_s: outcome.client_cpu.as_secs_f64(),
         server_cpu_s: outcome.server_cpu.as_secs_f64(),
     }
+}
+
+/// Closed loop (`rate` `None`) or open loop at `rate`: `plan.rounds` rounds, each running every
+/// kind once on a fresh server, the order rotating from round to round, so that a change in
+/// the machine's background load falls on every server alike.
+async fn load_rounds(
+    plan: &Plan,
+    kinds: &[Kind],
+    rate: Option<f64>,
+    shape: client::LoadShape,
+    report: &mut Report,
+) -> Vec<LoadResult> {
+    let what = if rate.is_some() {
+        "open loop"
+    } else {
+        "closed loop"
+    };
+    let mut merged: Vec<(Kind, Option<client::LoadOutcome>, Vec<f64>)> =
+        kinds.iter().map(|&kind| (kind, None, Vec::new())).collect();
+    let rounds = plan.rounds.max(1);
+    for round in 0..rounds {
+        for turn in 0..merged.len() {
+            let slot = (turn + round) % merged.len();
+            let kind = merged[slot].0;
+            let label = format!("{what} round {}/{rounds}", round + 1);
+            let outcome = with_server(plan, kind, &label, report, |server| async move {
+                let result = match rate {
+                    None => client::closed_loop(kind, &server, shape).await,
+                    Some(rate) => client::open_loop(kind, &server, shape, rate).await,
+                };
+                (server, result)
+            })
+            .await;
+            let Some(outcome) = outcome else { continue };
+            let throughput =
+                outcome.histogram.len() as f64 / outcome.window.as_secs_f64().max(1e-9);
+            progress(&format!(
+                "{label} {}: {throughput:.0} req/s, p99 {:.0} us",
+                kind.name(),
+                outcome.histogram.value_at_quantile(0.99) as f64 / 1e3
+            ));
+            let (_, total, per_round) = &mut merged[slot];
+            per_round.push(throughput);
+            match total {
+                None => *total = Some(outcome),
+                Some(total) => {
+                    if let Err(err) = total.absorb(outcome) {
+                        report
+                            .failures
+                            .push(format!("{label} {}: {err}", kind.name()));
+                    }
+                }
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .filter_map(|(kind, total, rounds)| {
+            total.map(|total| {
+                let mut result = load_result(kind, plan.connections, rate, &total);
+                result.rounds = rounds;
+                result
+            })
+        })
+        .collect()
 }
 
 async fn drive(plan: &Plan, report: &mut Report) {
@@ -401,23 +475,7 @@ async fn drive(plan: &Plan, report: &mut Report) {
     } else {
         &plan.kinds
     };
-    for &kind in load_kinds {
-        let outcome = with_server(plan, kind, "closed loop", report, |server| async move {
-            let result = client::closed_loop(kind, &server, shape).await;
-            (server, result)
-        })
-        .await;
-        if let Some(outcome) = outcome {
-            let result = load_result(kind, plan.connections, None, &outcome);
-            progress(&format!(
-                "closed loop {}: {:.0} req/s, p99 {:.0} us",
-                kind.name(),
-                result.throughput,
-                result.latency_us[2]
-            ));
-            report.closed_loop.push(result);
-        }
-    }
+    report.closed_loop = load_rounds(plan, load_kinds, None, shape, report).await;
     // 2. Open loop.
     if let Some(rate) = plan.open_loop {
         let rate = match rate {
@@ -430,23 +488,7 @@ async fn drive(plan: &Plan, report: &mut Report) {
         };
         match rate {
             Some(rate) => {
-                for &kind in load_kinds {
-                    let outcome =
-                        with_server(plan, kind, "open loop", report, |server| async move {
-                            let result = client::open_loop(kind, &server, shape, rate).await;
-                            (server, result)
-                        })
-                        .await;
-                    if let Some(outcome) = outcome {
-                        let result = load_result(kind, plan.connections, Some(rate), &outcome);
-                        progress(&format!(
-                            "open loop {} at {rate:.0}/s: p99 {:.0} us",
-                            kind.name(),
-                            result.latency_us[2]
-                        ));
-                        report.open_loop.push(result);
-                    }
-                }
+                report.open_loop = load_rounds(plan, load_kinds, Some(rate), shape, report).await;
             }
             None => progress("open loop skipped: no floor throughput to take the rate from"),
         }

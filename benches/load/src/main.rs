@@ -24,6 +24,7 @@ options (override the plan's sizes):
   --connections N        closed/open-loop connections (0: skip those runs)
   --duration SECS        measured seconds of each closed/open-loop run
   --warmup SECS          warm-up seconds
+  --rounds N             closed/open-loop rounds per server, in rotation
   --fanout C1,C2         fan-out client counts (empty: skip)
   --messages M           fan-out messages
   --idle N               idle connections of the memory run (0: skip)
@@ -97,6 +98,7 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
             "--connections" => plan.connections = v.parse()?,
             "--duration" => plan.duration = Duration::from_secs_f64(v.parse()?),
             "--warmup" => plan.warmup = Duration::from_secs_f64(v.parse()?),
+            "--rounds" => plan.rounds = v.parse()?,
             "--fanout" => {
                 plan.fanout_clients = v
                     .split(',')

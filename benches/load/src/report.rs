@@ -9,8 +9,9 @@ pub(crate) fn sizes(plan: &Plan) -> String {
     let load = match plan.max_requests {
         Some(n) => format!("{} connections, {n} requests", plan.connections),
         None => format!(
-            "{} connections, {} s warm-up + {} s measured",
+            "{} connections, {} round(s) per server of {} s warm-up + {} s measured",
             plan.connections,
+            plan.rounds.max(1),
             plan.warmup.as_secs_f64(),
             plan.duration.as_secs_f64()
         ),
@@ -87,11 +88,11 @@ fn load_table(out: &mut String, rows: &[LoadResult], open: bool) {
     let offered_rule = if open { "---:|" } else { "" };
     let _ = writeln!(
         out,
-        "| server |{offered} requests | errors | lost | req/s | vs floor | vs jsonrpsee | p50 us | p90 us | p99 us | p99.9 us | max us | client CPU (of one core) | server CPU per request |"
+        "| server |{offered} requests | errors | lost | req/s | each round | vs floor | vs jsonrpsee | p50 us | p90 us | p99 us | p99.9 us | max us | client CPU (of one core) | server CPU per request |"
     );
     let _ = writeln!(
         out,
-        "|---|{offered_rule}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|{offered_rule}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in rows {
         let offered = match (open, r.offered_rate) {
@@ -101,14 +102,16 @@ fn load_table(out: &mut String, rows: &[LoadResult], open: bool) {
         };
         let [p50, p90, p99, p999, max] = r.latency_us;
         let per_request_us = r.server_cpu_s * 1e6 / (r.requests.max(1) as f64);
+        let rounds: Vec<String> = r.rounds.iter().map(|t| format!("{t:.0}")).collect();
         let _ = writeln!(
             out,
-            "| {} |{offered} {} | {} | {} | {:.0} | {} | {} | {p50:.0} | {p90:.0} | {p99:.0} | {p999:.0} | {max:.0} | {:.0}% | {per_request_us:.1} us |",
+            "| {} |{offered} {} | {} | {} | {:.0} | {} | {} | {} | {p50:.0} | {p90:.0} | {p99:.0} | {p999:.0} | {max:.0} | {:.0}% | {per_request_us:.1} us |",
             r.kind.name(),
             r.requests,
             r.errors,
             r.lost,
             r.throughput,
+            rounds.join(" / "),
             floor.map_or_else(|| "-".to_owned(), |f| ratio(r.throughput, f)),
             rpc.map_or_else(|| "-".to_owned(), |j| ratio(r.throughput, j)),
             r.client_cpu_s * 100.0 / r.seconds.max(1e-9),
