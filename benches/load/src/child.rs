@@ -2,9 +2,8 @@
 //! and CPU time are its own.
 
 use crate::procfs;
-use crate::{BenchError, Kind};
+use crate::{BenchError, Kind, Plan};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -27,30 +26,29 @@ pub(crate) struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts server `kind` from executable `exe` and waits until it listens.
-    /// `wrapper` (a profiler's command line, usually empty) runs the server.
-    pub(crate) async fn start(
-        exe: &Path,
-        wrapper: &[String],
-        kind: Kind,
-    ) -> Result<Self, BenchError> {
-        let mut command = match wrapper.split_first() {
+    /// Starts server `kind` as `plan` says (executable, wrapper, threads) and waits until it
+    /// listens.
+    pub(crate) async fn start(plan: &Plan, kind: Kind) -> Result<Self, BenchError> {
+        let mut command = match plan.server_wrapper.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
-                command.args(args).arg(exe);
+                command.args(args).arg(&plan.server_exe);
                 command
             }
-            None => Command::new(exe),
+            None => Command::new(&plan.server_exe),
         };
+        command.args([
+            "serve",
+            kind.name(),
+            "--port",
+            "0",
+            "--max-lifetime",
+            &MAX_LIFETIME_SECS.to_string(),
+        ]);
+        if let Some(threads) = plan.server_threads {
+            command.args(["--threads", &threads.to_string()]);
+        }
         let mut child = command
-            .args([
-                "serve",
-                kind.name(),
-                "--port",
-                "0",
-                "--max-lifetime",
-                &MAX_LIFETIME_SECS.to_string(),
-            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -93,6 +93,8 @@ pub struct Plan {
     /// A command line the server runs under (a profiler: `valgrind --tool=callgrind`,
     /// `heaptrack`); empty for none. Its memory and CPU figures are then the wrapper's.
     pub server_wrapper: Vec<String>,
+    /// Worker threads of each server's runtime (`None`: tokio's default, one per CPU).
+    pub server_threads: Option<usize>,
     /// The servers to measure.
     pub kinds: Vec<Kind>,
     /// Connections of the closed- and open-loop runs (0 skips them).
@@ -132,6 +134,7 @@ impl Plan {
         Self {
             server_exe,
             server_wrapper: Vec::new(),
+            server_threads: None,
             kinds: Kind::ALL.to_vec(),
             connections: 50,
             warmup: Duration::from_secs(1),
@@ -154,6 +157,7 @@ impl Plan {
         Self {
             server_exe,
             server_wrapper: Vec::new(),
+            server_threads: None,
             kinds: Kind::ALL.to_vec(),
             connections: 2,
             warmup: Duration::ZERO,
@@ -292,13 +296,19 @@ impl Report {
 }
 
 /// Serves `kind` on 127.0.0.1:`port` (0: a free port) until standard input closes or
-/// `max_lifetime` passes; prints `LISTENING <port>` once it accepts connections.
+/// `max_lifetime` passes, on `threads` runtime workers (`None`: one per CPU); prints
+/// `LISTENING <port>` once it accepts connections.
 ///
 /// # Errors
 ///
 /// When the server cannot start.
-pub fn serve(kind: Kind, port: u16, max_lifetime: Duration) -> Result<(), BenchError> {
-    servers::serve(kind, port, max_lifetime)
+pub fn serve(
+    kind: Kind,
+    port: u16,
+    max_lifetime: Duration,
+    threads: Option<usize>,
+) -> Result<(), BenchError> {
+    servers::serve(kind, port, max_lifetime, threads)
 }
 
 /// Runs `plan` and returns what it measured; progress goes to standard error.
@@ -341,16 +351,15 @@ where
     F: FnOnce(child::ServerProcess) -> Fut,
     Fut: Future<Output = (child::ServerProcess, Result<T, BenchError>)>,
 {
-    let server =
-        match child::ServerProcess::start(&plan.server_exe, &plan.server_wrapper, kind).await {
-            Ok(server) => server,
-            Err(err) => {
-                let failure = format!("{what} / {}: server did not start: {err}", kind.name());
-                progress(&failure);
-                report.failures.push(failure);
-                return None;
-            }
-        };
+    let server = match child::ServerProcess::start(plan, kind).await {
+        Ok(server) => server,
+        Err(err) => {
+            let failure = format!("{what} / {}: server did not start: {err}", kind.name());
+            progress(&failure);
+            report.failures.push(failure);
+            return None;
+        }
+    };
     let (server, result) = scenario(server).await;
     server.stop().await;
     // Let the kernel reap the sockets of the last run before the next starts.

@@ -17,7 +17,7 @@ const USAGE: &str = "\
 usage:
   pkg-router-bench all   [options]   full run; report to stdout and target/bench-report.md
   pkg-router-bench smoke [options]   a few seconds with tiny sizes
-  pkg-router-bench serve <pkg-router|floor|jsonrpsee> --port N [--max-lifetime SECS]
+  pkg-router-bench serve <pkg-router|floor|jsonrpsee> --port N [--max-lifetime SECS] [--threads N]
                                      (used by the driver: one server in this process)
 options (override the plan's sizes):
   --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee)
@@ -29,6 +29,7 @@ options (override the plan's sizes):
   --messages M           fan-out messages
   --idle N               idle connections of the memory run (0: skip)
   --out PATH             where to write the report (all: target/bench-report.md)
+  --server-threads N     worker threads of each server's runtime (default: one per CPU)
   --server-wrapper CMD   run each server under CMD, e.g. \"valgrind --tool=callgrind\" or heaptrack";
 
 fn main() -> Result<(), BenchError> {
@@ -62,10 +63,12 @@ fn serve(args: &[String]) -> Result<(), BenchError> {
         .ok_or_else(|| format!("serve needs a server kind\n{USAGE}"))?;
     let mut port = 0u16;
     let mut lifetime = Duration::from_secs(1800);
+    let mut threads = None;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
             "--port" => port = value(args, i, "--port")?.parse()?,
+            "--threads" => threads = Some(value(args, i, "--threads")?.parse()?),
             "--max-lifetime" => {
                 lifetime = Duration::from_secs(value(args, i, "--max-lifetime")?.parse()?);
             }
@@ -73,7 +76,7 @@ fn serve(args: &[String]) -> Result<(), BenchError> {
         }
         i += 2;
     }
-    pkg_router_bench::serve(kind, port, lifetime)
+    pkg_router_bench::serve(kind, port, lifetime, threads)
 }
 
 fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
@@ -109,6 +112,7 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
             "--messages" => plan.fanout_messages = v.parse()?,
             "--idle" => plan.idle_connections = v.parse()?,
             "--out" => out = Some(PathBuf::from(v)),
+            "--server-threads" => plan.server_threads = Some(v.parse()?),
             "--server-wrapper" => {
                 plan.server_wrapper = v.split_whitespace().map(str::to_owned).collect();
             }

@@ -24,8 +24,14 @@ const FLOOR_BUFFER: usize = 4 * 1024;
 /// subscription that lags behind loses nothing.
 const RPC_CHANNEL: usize = 16 * 1024;
 
-/// Runs server `kind` on 127.0.0.1:`port` (0: any free port) until standard input closes.
-pub(crate) fn serve(kind: Kind, port: u16, max_lifetime: Duration) -> Result<(), BenchError> {
+/// Runs server `kind` on 127.0.0.1:`port` (0: any free port) until standard input closes, on
+/// `threads` runtime workers (default: one per CPU).
+pub(crate) fn serve(
+    kind: Kind,
+    port: u16,
+    max_lifetime: Duration,
+    threads: Option<usize>,
+) -> Result<(), BenchError> {
     // As many descriptors as the hard limit allows: the memory run holds 10 000 connections.
     rlimit::increase_nofile_limit(u64::MAX)?;
     std::thread::spawn(|| {
@@ -39,9 +45,11 @@ pub(crate) fn serve(kind: Kind, port: u16, max_lifetime: Duration) -> Result<(),
         eprintln!("pkg-router-bench serve: lifetime of {max_lifetime:?} reached, exiting");
         std::process::exit(3);
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(async move {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         match kind {
