@@ -267,10 +267,17 @@ async fn a_sixth_connection_of_one_principal_closes_with_1008() {
         &json!({"type": "auth", "token": "Bearer alice"}),
     )
     .await;
-    assert_eq!(
-        expect_close(&mut sixth).await.unwrap(),
-        (1008, "Maximum concurrent connections exceeded".into())
-    );
+    // The refusal is the first thing the client hears: no `auth_ok` before it.
+    match sixth.next().await.unwrap().unwrap() {
+        Message::Close(Some(frame)) => {
+            assert_eq!(u16::from(frame.code), 1008);
+            assert_eq!(
+                frame.reason.as_str(),
+                "Maximum concurrent connections exceeded"
+            );
+        }
+        other => panic!("expected the 1008 close first, got {other:?}"),
+    }
     // Another principal is unaffected.
     server.login("bob").await;
 }
@@ -573,4 +580,23 @@ async fn a_long_auth_error_still_arrives_as_a_readable_4001() {
         .expect("a readable close frame");
     assert_eq!(code, close_code::AUTH_FAILED);
     assert!(reason.len() <= pkg_router::MAX_REASON_BYTES && reason.starts_with("invalid token: é"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_sent_right_after_auth_ok_is_received() {
+    let server = server().await;
+    for round in 0..20 {
+        let mut client = server.login("alice").await;
+        // No waiting for the hub: `auth_ok` means the connection is registered.
+        assert!(
+            server
+                .hub
+                .broadcast(PUSH, &json!({"round": round}))
+                .unwrap()
+                >= 1
+        );
+        assert_eq!(next_json(&mut client).await["data"]["round"], round);
+        client.close(None).await.unwrap();
+        server.wait_for_connections(0).await;
+    }
 }

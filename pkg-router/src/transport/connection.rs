@@ -23,6 +23,8 @@ use tracing::Instrument;
 
 /// The longest a close frame (or the flush before it) may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Frames written per flush at most, so one busy connection cannot starve its keepalive.
+const MAX_BATCH: usize = 64;
 /// The most clock-skew leeway honoured on token expiry.
 const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
@@ -35,7 +37,9 @@ struct AuthFrame {
 }
 
 enum FirstFrame {
-    /// Authenticated (or anonymous) with nothing to replay.
+    /// Authenticated by the auth frame: `auth_ok` is due once the connection is registered.
+    Authenticated(Principal),
+    /// Anonymous with nothing to replay.
     Done(Principal),
     /// Anonymous, and this request frame must be processed.
     Replay(Principal, Frame),
@@ -166,7 +170,7 @@ impl Endpoint {
             let _permit = admission.permit;
             let admission_format = admission.format;
             let (mut sink, mut stream) = socket.split();
-            let first = match self.handshake(&mut sink, &mut stream).await {
+            let first = match self.handshake(&mut stream).await {
                 Ok(first) => first,
                 Err(Some(reason)) => {
                     count_connection("rejected");
@@ -176,9 +180,10 @@ impl Endpoint {
                 }
                 Err(None) => return,
             };
-            let (principal, replay) = match first {
-                FirstFrame::Done(principal) => (principal, None),
-                FirstFrame::Replay(principal, frame) => (principal, Some(frame)),
+            let (principal, replay, authenticated) = match first {
+                FirstFrame::Authenticated(principal) => (principal, None, true),
+                FirstFrame::Done(principal) => (principal, None, false),
+                FirstFrame::Replay(principal, frame) => (principal, Some(frame), false),
             };
             let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
             let (queue_tx, queue_rx) = mpsc::channel(self.config.outbound_queue.max(1));
@@ -197,6 +202,13 @@ impl Endpoint {
                     return;
                 }
             };
+            // Only now: a client that got `auth_ok` is registered and receives every later push.
+            if authenticated {
+                let ok = Frame::Text(Bytes::from_static(br#"{"type":"auth_ok"}"#));
+                if sink.send(ok).await.is_err() {
+                    return;
+                }
+            }
             count_connection("accepted");
             let span = tracing::Span::current();
             span.record("connection", tracing::field::display(registration.id()));
@@ -262,13 +274,8 @@ impl Endpoint {
 
     /// The first-message handshake. `Err(Some(reason))` closes with that reason; `Err(None)`
     /// means the peer went away.
-    async fn handshake<W, R>(
-        &self,
-        sink: &mut W,
-        stream: &mut R,
-    ) -> Result<FirstFrame, Option<CloseReason>>
+    async fn handshake<R>(&self, stream: &mut R) -> Result<FirstFrame, Option<CloseReason>>
     where
-        W: Sink<Frame, Error = SocketError> + Unpin,
         R: Stream<Item = Result<Frame, SocketError>> + Unpin,
     {
         use super::auth::AuthMode;
@@ -339,11 +346,7 @@ impl Endpoint {
                 "token expired",
             )));
         }
-        let ok = Frame::Text(Bytes::from_static(br#"{"type":"auth_ok"}"#));
-        if sink.send(ok).await.is_err() {
-            return Err(None);
-        }
-        Ok(FirstFrame::Done(principal))
+        Ok(FirstFrame::Authenticated(principal))
     }
 }
 
@@ -534,15 +537,26 @@ async fn write_loop<C: Codec, W>(
             _ = close_rx.changed() => break,
             message = queue.recv() => {
                 let Some(message) = message else { break };
+                // Everything already queued goes out with one flush: one write for a burst.
+                let batch = async {
+                    sink.feed(into_frame(codec, message)).await?;
+                    let mut sent = 1;
+                    while sent < MAX_BATCH {
+                        let Ok(next) = queue.try_recv() else { break };
+                        sink.feed(into_frame(codec, next)).await?;
+                        sent += 1;
+                    }
+                    sink.flush().await.map(|()| sent)
+                };
                 tokio::select! {
-                    sent = sink.send(into_frame(codec, message)) => {
-                        if sent.is_err() {
+                    sent = batch => match sent {
+                        Ok(sent) => (0..sent).for_each(|_| count_message_sent()),
+                        Err(_) => {
                             close_tx.send_replace(Some(CloseReason::new(close_code::NORMAL, "")));
                             return;
                         }
-                        count_message_sent();
-                    }
-                    // The peer does not read and we were told to close: give up on this frame.
+                    },
+                    // The peer does not read and we were told to close: give up on these frames.
                     _ = close_rx.changed() => break,
                 }
             }
