@@ -232,21 +232,18 @@ impl Endpoint {
             let codec = match admission_format {
                 Format::Json => JsonCodec,
             };
-            let writer = tokio::spawn(
-                write_loop(
-                    codec,
-                    sink,
-                    queue_rx,
-                    close_tx.clone(),
-                    close_rx.clone(),
-                    Keepalive {
-                        interval: self.config.ping_interval,
-                        timeout: self.config.pong_timeout,
-                        started,
-                        last_seen: Arc::clone(&last_seen),
-                    },
-                )
-                .in_current_span(),
+            let writer = write_loop(
+                codec,
+                sink,
+                queue_rx,
+                close_tx.clone(),
+                close_rx.clone(),
+                Keepalive {
+                    interval: self.config.ping_interval,
+                    timeout: self.config.pong_timeout,
+                    started,
+                    last_seen: Arc::clone(&last_seen),
+                },
             );
             let reader = Reader {
                 codec,
@@ -258,11 +255,12 @@ impl Endpoint {
                 started,
                 last_seen: &last_seen,
             };
-            reader
-                .run(&mut stream, close_rx, replay, expiry_deadline(expires_at, &self))
-                .await;
+            // Reader and writer are two futures of this one task, not two tasks: a response
+            // reaches the socket without waking another worker thread, and a peer that does not
+            // read still cannot stop the reader (the writer alone waits on the socket).
+            let reading = reader.run(&mut stream, close_rx, replay, expiry_deadline(expires_at, &self));
+            tokio::join!(reading, writer);
             drop(registration);
-            let _ = writer.await;
             if let Some(limiter) = &self.limiter {
                 limiter.retain_recent();
             }
