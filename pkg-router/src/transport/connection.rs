@@ -384,48 +384,51 @@ impl<C: Codec> Reader<'_, C> {
         if let Some(frame) = replay {
             in_flight.push(self.dispatch(frame));
         }
-        let shutting_down = loop {
-            if *shutdown.borrow() {
-                break true;
-            }
-            tokio::select! {
-                biased;
-                _ = close_rx.changed() => break false,
-                _ = shutdown.changed() => break true,
-                () = &mut expired => {
-                    self.close.send_replace(Some(CloseReason::new(close_code::AUTH_FAILED, "token expired")));
-                    break false;
-                }
-                Some((reply, was_malformed)) = in_flight.next(), if !in_flight.is_empty() => {
-                    malformed = if was_malformed { malformed + 1 } else { 0 };
-                    if !self.push(reply) {
+        // Both signals resolve once: pinned once, not re-registered on every iteration.
+        let already_shutting_down = *shutdown.borrow_and_update();
+        let closed = close_rx.changed();
+        let shutdown_started = shutdown.changed();
+        tokio::pin!(closed, shutdown_started);
+        let shutting_down = already_shutting_down
+            || loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut closed => break false,
+                    _ = &mut shutdown_started => break true,
+                    () = &mut expired => {
+                        self.close.send_replace(Some(CloseReason::new(close_code::AUTH_FAILED, "token expired")));
                         break false;
                     }
-                    if config.max_malformed > 0 && malformed >= config.max_malformed {
-                        self.close.send_replace(Some(CloseReason::new(close_code::POLICY, "too many malformed frames")));
-                        break false;
-                    }
-                }
-                frame = stream.next(), if in_flight.len() < config.max_in_flight.max(1) => {
-                    self.last_seen.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
-                    match frame {
-                        None => break false,
-                        Some(Err(err)) => {
-                            if let Some(reason) = too_big(&err) {
-                                self.close.send_replace(Some(reason));
-                            }
+                    Some((reply, was_malformed)) = in_flight.next(), if !in_flight.is_empty() => {
+                        malformed = if was_malformed { malformed + 1 } else { 0 };
+                        if !self.push(reply) {
                             break false;
                         }
-                        Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
-                            count_message_received();
-                            in_flight.push(self.dispatch(frame));
+                        if config.max_malformed > 0 && malformed >= config.max_malformed {
+                            self.close.send_replace(Some(CloseReason::new(close_code::POLICY, "too many malformed frames")));
+                            break false;
                         }
-                        Some(Ok(Frame::Close(_))) => break false,
-                        Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
+                    }
+                    frame = stream.next(), if in_flight.len() < config.max_in_flight.max(1) => {
+                        self.last_seen.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                        match frame {
+                            None => break false,
+                            Some(Err(err)) => {
+                                if let Some(reason) = too_big(&err) {
+                                    self.close.send_replace(Some(reason));
+                                }
+                                break false;
+                            }
+                            Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
+                                count_message_received();
+                                in_flight.push(self.dispatch(frame));
+                            }
+                            Some(Ok(Frame::Close(_))) => break false,
+                            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
+                        }
                     }
                 }
-            }
-        };
+            };
         if shutting_down {
             // Stop reading; answer what is in flight (within the grace period), then 1001.
             let drain = async {
@@ -526,49 +529,55 @@ async fn write_loop<C: Codec, W>(
         keepalive.interval,
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if close_rx.borrow().is_some() {
-            break;
-        }
-        tokio::select! {
-            biased;
-            _ = close_rx.changed() => break,
-            message = queue.recv() => {
-                let Some(message) = message else { break };
-                // Everything already queued goes out with one flush: one write for a burst.
-                let batch = async {
-                    sink.feed(into_frame(codec, message)).await?;
-                    let mut sent = 1;
-                    while sent < MAX_BATCH {
-                        let Ok(next) = queue.try_recv() else { break };
-                        sink.feed(into_frame(codec, next)).await?;
-                        sent += 1;
-                    }
-                    sink.flush().await.map(|()| sent)
-                };
+    {
+        // The close signal resolves once: one pinned future for the whole loop, rather than a new
+        // waiter registered (and removed) on every iteration.
+        let closing = close_rx.borrow_and_update().is_some();
+        let closed = close_rx.changed();
+        tokio::pin!(closed);
+        if !closing {
+            loop {
                 tokio::select! {
-                    sent = batch => match sent {
-                        Ok(sent) => (0..sent).for_each(|_| count_message_sent()),
-                        Err(_) => {
+                    biased;
+                    _ = &mut closed => break,
+                    message = queue.recv() => {
+                        let Some(message) = message else { break };
+                        // Everything already queued goes out with one flush: one write for a burst.
+                        let batch = async {
+                            sink.feed(into_frame(codec, message)).await?;
+                            let mut sent = 1;
+                            while sent < MAX_BATCH {
+                                let Ok(next) = queue.try_recv() else { break };
+                                sink.feed(into_frame(codec, next)).await?;
+                                sent += 1;
+                            }
+                            sink.flush().await.map(|()| sent)
+                        };
+                        tokio::select! {
+                            sent = batch => match sent {
+                                Ok(sent) => (0..sent).for_each(|_| count_message_sent()),
+                                Err(_) => {
+                                    close_tx.send_replace(Some(CloseReason::new(close_code::NORMAL, "")));
+                                    return;
+                                }
+                            },
+                            // The peer does not read and we were told to close: give up on these frames.
+                            _ = &mut closed => break,
+                        }
+                    }
+                    _ = ticker.tick() => {
+                        let idle = keepalive.started.elapsed().as_millis() as u64
+                            - keepalive.last_seen.load(Ordering::Relaxed).min(keepalive.started.elapsed().as_millis() as u64);
+                        if Duration::from_millis(idle) > keepalive.interval + keepalive.timeout {
+                            tracing::info!(idle_ms = idle, "keepalive timeout");
+                            close_tx.send_replace(Some(CloseReason::new(close_code::POLICY, "keepalive timeout")));
+                            break;
+                        }
+                        if sink.send(Frame::Ping(Bytes::new())).await.is_err() {
                             close_tx.send_replace(Some(CloseReason::new(close_code::NORMAL, "")));
                             return;
                         }
-                    },
-                    // The peer does not read and we were told to close: give up on these frames.
-                    _ = close_rx.changed() => break,
-                }
-            }
-            _ = ticker.tick() => {
-                let idle = keepalive.started.elapsed().as_millis() as u64
-                    - keepalive.last_seen.load(Ordering::Relaxed).min(keepalive.started.elapsed().as_millis() as u64);
-                if Duration::from_millis(idle) > keepalive.interval + keepalive.timeout {
-                    tracing::info!(idle_ms = idle, "keepalive timeout");
-                    close_tx.send_replace(Some(CloseReason::new(close_code::POLICY, "keepalive timeout")));
-                    break;
-                }
-                if sink.send(Frame::Ping(Bytes::new())).await.is_err() {
-                    close_tx.send_replace(Some(CloseReason::new(close_code::NORMAL, "")));
-                    return;
+                    }
                 }
             }
         }
