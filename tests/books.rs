@@ -275,11 +275,9 @@ async fn a_failed_write_announces_nothing() {
         "conflict",
     );
     let created = create_book(&mut admin, "Fresh", 2, None).await;
+    let id = ok(&created)["id"].clone();
     // The first push the watcher sees is the successful create, not the failed one.
-    assert_eq!(
-        next_push(&mut watcher).await["data"]["id"],
-        ok(&created)["id"]
-    );
+    assert_eq!(next_push(&mut watcher).await["data"]["id"], id);
 }
 
 #[tokio::test]

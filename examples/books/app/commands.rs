@@ -78,7 +78,7 @@ pub struct CreateBookCommand<'a>(pub &'a Db);
 impl CreateBookCommand<'_> {
     pub async fn execute(&self, input: &CreateBook) -> Result<Book, BooksError> {
         let db = self.0;
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.write().await?;
         if !(AuthorRepository { db, conn: &mut tx })
             .exists(input.author_id)
             .await?
@@ -100,7 +100,7 @@ pub struct UpdateBookCommand<'a>(pub &'a Db);
 impl UpdateBookCommand<'_> {
     pub async fn execute(&self, input: &UpdateBook) -> Result<Book, BooksError> {
         let db = self.0;
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.write().await?;
         let mut book = (BookRepository { db, conn: &mut tx })
             .get(input.id)
             .await?
@@ -143,7 +143,7 @@ impl DeleteBookCommand<'_> {
     /// Deletes the book and returns its title.
     pub async fn execute(&self, id: i64) -> Result<String, BooksError> {
         let db = self.0;
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.write().await?;
         let title = (BookRepository { db, conn: &mut tx })
             .delete(id)
             .await?

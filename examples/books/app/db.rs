@@ -37,6 +37,13 @@ impl Db {
         })
     }
 
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front: a deferred
+    /// transaction that reads and then writes can fail at once with `SQLITE_BUSY` in WAL mode
+    /// (the busy timeout does not apply to that upgrade) when another writer got there first.
+    pub async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Counts one statement sent to the database (the tests use it to prove there is no N+1).
     pub fn note_query(&self) {
         self.queries.fetch_add(1, Ordering::Relaxed);
