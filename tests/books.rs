@@ -10,7 +10,7 @@ use app::ids::PkgID;
 use pkg_router::{ResponseModel, RspCode};
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{Client, call, next_json, send_json};
+use support::{Client, authenticate, call, next_json};
 
 const ALL_ROLES: &[&str] = &[
     "get-authors",
@@ -51,12 +51,7 @@ impl Books {
         let url = format!("ws://{}/web", self.running.addr);
         let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let token = self.token(user, roles);
-        send_json(
-            &mut client,
-            &json!({"type": "auth", "token": format!("Bearer {token}")}),
-        )
-        .await;
-        assert_eq!(next_json(&mut client).await, json!({"type": "auth_ok"}));
+        authenticate(&mut client, &token).await;
         client
     }
 

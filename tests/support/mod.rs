@@ -100,12 +100,7 @@ impl Server {
             tokio_tungstenite::client_async(self.url(""), MaybeTlsStream::Plain(stream))
                 .await
                 .unwrap();
-        send_json(
-            &mut client,
-            &json!({"type": "auth", "token": format!("Bearer {token}")}),
-        )
-        .await;
-        assert_eq!(next_json(&mut client).await, json!({"type": "auth_ok"}));
+        authenticate(&mut client, token).await;
         client
     }
 
@@ -117,12 +112,7 @@ impl Server {
     /// Connects and authenticates with `token`, expecting `auth_ok`.
     pub async fn login(&self, token: &str) -> Client {
         let mut client = self.connect().await;
-        send_json(
-            &mut client,
-            &json!({"type": "auth", "token": format!("Bearer {token}")}),
-        )
-        .await;
-        assert_eq!(next_json(&mut client).await, json!({"type": "auth_ok"}));
+        authenticate(&mut client, token).await;
         client
     }
 
@@ -144,6 +134,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Sends the auth frame for `token` and expects `auth_ok`.
+pub async fn authenticate(client: &mut Client, token: &str) {
+    let frame = json!({"type": "auth", "token": format!("Bearer {token}")});
+    send_json(client, &frame).await;
+    assert_eq!(next_json(client).await, json!({"type": "auth_ok"}));
 }
 
 pub async fn send_json(client: &mut Client, value: &Value) {

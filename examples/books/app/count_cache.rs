@@ -24,10 +24,6 @@ impl CountCache {
         self.lock().retain(|(t, _), _| *t != table);
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(&'static str, String), u64>> {
         self.counts
             .lock()
