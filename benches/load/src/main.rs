@@ -25,6 +25,8 @@ options (override the plan's sizes):
   --duration SECS        measured seconds of each closed/open-loop run
   --warmup SECS          warm-up seconds
   --rounds N             closed/open-loop rounds per server, in rotation
+  --requests N           closed loop: stop after N requests in all (no warm-up; for profiling)
+  --open-loop on|off     whether to run the open loop (default: on)
   --fanout C1,C2         fan-out client counts (empty: skip)
   --messages M           fan-out messages
   --idle N               idle connections of the memory run (0: skip)
@@ -102,6 +104,12 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
             "--duration" => plan.duration = Duration::from_secs_f64(v.parse()?),
             "--warmup" => plan.warmup = Duration::from_secs_f64(v.parse()?),
             "--rounds" => plan.rounds = v.parse()?,
+            "--requests" => plan.max_requests = Some(v.parse()?),
+            "--open-loop" => match v {
+                "on" => {}
+                "off" => plan.open_loop = None,
+                other => return Err(format!("--open-loop: on or off, not {other}").into()),
+            },
             "--fanout" => {
                 plan.fanout_clients = v
                     .split(',')

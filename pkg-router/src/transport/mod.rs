@@ -96,8 +96,10 @@ mod auth;
 mod codec;
 mod config;
 mod connection;
+mod driver;
 mod endpoint;
 mod frame;
+mod in_flight;
 mod rate_limit;
 
 pub use auth::{AuthError, AuthFuture, AuthMode, Authenticator};

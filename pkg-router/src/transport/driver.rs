@@ -1,0 +1,401 @@
+//! The loop of an open connection: read frames, run requests, write answers and pushes, ping,
+//! and stop on a close signal, a shutdown, an expired token or a gone peer.
+//!
+//! It is one hand-polled future that owns the socket, rather than a reader and a writer joined
+//! together: an answer is written in the same poll that produced it (no channel hop, no wake of
+//! the task by itself), the socket is not split behind a lock, and the close and shutdown
+//! signals are polled once per wake instead of once per frame.
+
+use super::codec::Codec;
+use super::endpoint::Endpoint;
+use super::frame::{Frame, SocketError};
+use super::in_flight::InFlight;
+use crate::envelope::ResponseModel;
+use crate::hub::{CloseReason, Outbound, close_code};
+use crate::router::Session;
+use crate::status::{RspCode, error_code};
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde_json::json;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, Interval, Sleep};
+
+/// The longest the last frames and the close frame may take before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Frames handed to the socket per flush at most, so one busy connection cannot starve the
+/// others on its worker thread.
+const MAX_BATCH: usize = 64;
+
+/// What runs one request: the parts of a connection that requests borrow.
+pub(super) struct Dispatcher<'a, C> {
+    pub(super) codec: C,
+    pub(super) endpoint: &'a Endpoint,
+    pub(super) session: &'a Session,
+    pub(super) limiter_key: Arc<str>,
+}
+
+impl<C: Codec> Dispatcher<'_, C> {
+    /// Handles one data frame: rate limit, transport timeout, dispatch. The flag tells whether
+    /// the frame was malformed.
+    pub(super) async fn dispatch(&self, frame: Frame) -> (Outbound, bool) {
+        if let Some(limiter) = &self.endpoint.limiter
+            && let Err(wait) = limiter.check(&self.limiter_key)
+        {
+            #[cfg(feature = "metrics")]
+            metrics::counter!("rate_limit_hits_total").increment(1);
+            let (pkg_id, req_id) = self.codec.ids(&frame);
+            tracing::debug!(pkg_id, %req_id, retry_after_ms = wait.as_millis() as u64, "rate limited");
+            let reply = ResponseModel::error(
+                pkg_id,
+                req_id,
+                RspCode::Error,
+                error_code::RATE_LIMITED,
+                "Rate limit exceeded",
+                Some(json!({ "retry_after_ms": wait.as_millis().max(1) as u64 })),
+            );
+            return (self.codec.encode(&reply), false);
+        }
+        let router = &self.endpoint.router;
+        let Some(limit) = self.endpoint.config.handler_timeout else {
+            return self.codec.handle(router, self.session, frame).await;
+        };
+        // A cheap copy (shared bytes), to read the ids only if the request times out.
+        let copy = frame.clone();
+        match tokio::time::timeout(limit, self.codec.handle(router, self.session, frame)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let (pkg_id, req_id) = self.codec.ids(&copy);
+                tracing::warn!(pkg_id, %req_id, "request exceeded the transport's handler timeout");
+                let reply = crate::router::timeout_response(pkg_id, req_id, limit);
+                (self.codec.encode(&reply), false)
+            }
+        }
+    }
+}
+
+/// Why the loop stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// Close with the reason now in the close signal (ours, the hub's, or normal when the peer
+    /// left).
+    Close,
+    /// The server shuts down: stop reading, finish what is in flight, close with 1001.
+    Shutdown,
+    /// All in-flight requests are answered (only when not reading).
+    Drained,
+    /// Writing failed: the socket is unusable, nothing more can be sent.
+    SocketGone,
+}
+
+/// The state of one open connection's loop.
+pub(super) struct Driver<'d, C, S, D, F> {
+    codec: C,
+    socket: S,
+    /// Requests being handled, and how to start one.
+    in_flight: InFlight<F>,
+    dispatch: D,
+    /// Pushes from the hub (broadcasts, messages to this principal).
+    pushes: mpsc::Receiver<Outbound>,
+    /// Frames waiting for the socket ahead of `pushes`: answers (with the pushes queued before
+    /// them, to keep their order), pings.
+    outbox: VecDeque<Frame>,
+    /// Frames handed to the socket since its last flush.
+    unflushed: usize,
+    /// The close signal: set by us, by the hub, or by whoever kicks the connection.
+    close: &'d watch::Sender<Option<CloseReason>>,
+    closed: Pin<Box<dyn Future<Output = ()> + Send + 'd>>,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'd>>,
+    expiry: Option<Pin<Box<Sleep>>>,
+    ticker: Interval,
+    last_seen: Instant,
+    limits: Limits,
+    malformed: u32,
+}
+
+/// The numbers the loop works with (from [`WsConfig`](super::WsConfig)).
+pub(super) struct Limits {
+    pub(super) max_in_flight: usize,
+    pub(super) outbound_queue: usize,
+    pub(super) max_malformed: u32,
+    pub(super) ping_interval: Duration,
+    pub(super) pong_timeout: Duration,
+}
+
+/// The signals that end the loop from outside.
+pub(super) struct Signals<'d> {
+    pub(super) close: &'d watch::Sender<Option<CloseReason>>,
+    pub(super) close_rx: watch::Receiver<Option<CloseReason>>,
+    pub(super) shutdown: watch::Receiver<bool>,
+    pub(super) expiry: Option<Instant>,
+}
+
+impl<'d, C, S, D, F> Driver<'d, C, S, D, F>
+where
+    C: Codec,
+    S: Stream<Item = Result<Frame, SocketError>> + Sink<Frame, Error = SocketError> + Unpin,
+    D: Fn(Frame) -> F,
+    F: Future<Output = (Outbound, bool)>,
+{
+    pub(super) fn new(
+        codec: C,
+        socket: S,
+        dispatch: D,
+        pushes: mpsc::Receiver<Outbound>,
+        signals: Signals<'d>,
+        limits: Limits,
+    ) -> Self {
+        let Signals {
+            close,
+            mut close_rx,
+            mut shutdown,
+            expiry,
+        } = signals;
+        // A signal already given when the loop starts counts at once.
+        let closing = close_rx.borrow_and_update().is_some();
+        let shutting_down = *shutdown.borrow_and_update();
+        let closed: Pin<Box<dyn Future<Output = ()> + Send>> = if closing {
+            Box::pin(std::future::ready(()))
+        } else {
+            Box::pin(async move {
+                // Resolves when the signal is set, or when every sender is gone.
+                let _ = close_rx.changed().await;
+            })
+        };
+        let shutdown: Pin<Box<dyn Future<Output = ()> + Send>> = if shutting_down {
+            Box::pin(std::future::ready(()))
+        } else {
+            Box::pin(async move {
+                // The hub outlives its connections; its end dropping means no shutdown comes.
+                if shutdown.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            })
+        };
+        let mut ticker =
+            tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            codec,
+            socket,
+            in_flight: InFlight::new(),
+            dispatch,
+            pushes,
+            outbox: VecDeque::new(),
+            unflushed: 0,
+            close,
+            closed,
+            shutdown,
+            expiry: expiry.map(|at| Box::pin(tokio::time::sleep_until(at))),
+            ticker,
+            last_seen: Instant::now(),
+            limits,
+            malformed: 0,
+        }
+    }
+
+    /// Starts handling `frame` (the request that came with an anonymous first frame).
+    pub(super) fn start(&mut self, frame: Frame) {
+        self.in_flight.push((self.dispatch)(frame));
+    }
+
+    /// Runs until a stop; `reading` false stops taking requests and ends with
+    /// [`Stop::Drained`] once every request in flight is answered.
+    pub(super) async fn run(&mut self, reading: bool) -> Stop {
+        std::future::poll_fn(|cx| self.poll_step(cx, reading)).await
+    }
+
+    fn poll_step(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<Stop> {
+        // The signals registered their wakers; polling them once per wake is enough.
+        if self.closed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Stop::Close);
+        }
+        if reading && self.shutdown.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Stop::Shutdown);
+        }
+        if let Some(expiry) = &mut self.expiry
+            && expiry.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(self.stop(close_code::AUTH_FAILED, "token expired"));
+        }
+        // Until `Pending`: that poll registers the wake-up for the next tick.
+        while self.ticker.poll_tick(cx).is_ready() {
+            let idle = self.last_seen.elapsed();
+            if idle > self.limits.ping_interval + self.limits.pong_timeout {
+                tracing::info!(idle_ms = idle.as_millis() as u64, "keepalive timeout");
+                return Poll::Ready(self.stop(close_code::POLICY, "keepalive timeout"));
+            }
+            self.outbox.push_back(Frame::Ping(Bytes::new()));
+        }
+        loop {
+            let mut progress = false;
+            // Answers first: they free in-flight slots and go out with this flush.
+            while let Poll::Ready(Some((reply, was_malformed))) = self.in_flight.poll_next_unpin(cx)
+            {
+                progress = true;
+                self.malformed = if was_malformed { self.malformed + 1 } else { 0 };
+                // Pushes queued while the request ran go out before its answer, as queued.
+                while let Ok(push) = self.pushes.try_recv() {
+                    self.outbox.push_back(into_frame(self.codec, push));
+                }
+                if self.outbox.len() >= self.limits.outbound_queue {
+                    tracing::warn!("outbound queue full: closing slow consumer");
+                    self.close.send_replace(Some(CloseReason::slow_consumer()));
+                    return Poll::Ready(Stop::Close);
+                }
+                self.outbox.push_back(into_frame(self.codec, reply));
+                if self.limits.max_malformed > 0 && self.malformed >= self.limits.max_malformed {
+                    return Poll::Ready(self.stop(close_code::POLICY, "too many malformed frames"));
+                }
+            }
+            if !reading && self.in_flight.is_empty() && self.outbox.is_empty() {
+                return Poll::Ready(Stop::Drained);
+            }
+            match self.poll_write(cx) {
+                Poll::Ready(Err(())) => return Poll::Ready(Stop::SocketGone),
+                Poll::Ready(Ok(wrote)) => progress |= wrote,
+                Poll::Pending => {}
+            }
+            // A peer that does not read cannot stop us reading: only the outbox limit does.
+            if reading && self.in_flight.len() < self.limits.max_in_flight.max(1) {
+                match self.socket.poll_next_unpin(cx) {
+                    Poll::Pending => {}
+                    Poll::Ready(frame) => {
+                        self.last_seen = Instant::now();
+                        progress = true;
+                        match frame {
+                            None | Some(Ok(Frame::Close(_))) => {
+                                return Poll::Ready(self.stop(close_code::NORMAL, ""));
+                            }
+                            Some(Err(SocketError::TooBig)) => {
+                                self.close.send_replace(Some(CloseReason::new(
+                                    close_code::TOO_BIG,
+                                    "message too big",
+                                )));
+                                return Poll::Ready(Stop::Close);
+                            }
+                            Some(Err(_)) => return Poll::Ready(self.stop(close_code::NORMAL, "")),
+                            Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
+                                count_message_received();
+                                self.in_flight.push((self.dispatch)(frame));
+                            }
+                            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
+                        }
+                    }
+                }
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Hands queued frames to the socket (the outbox, then pushes) and flushes. `Ok(true)` when
+    /// frames went out, `Pending` while the socket cannot take more.
+    ///
+    /// Pushes stay in their channel until the socket takes them: a peer that does not read
+    /// fills it, and the hub closes the connection as a slow consumer.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, ()>> {
+        let mut sent = 0;
+        while sent < MAX_BATCH {
+            match self.socket.poll_ready_unpin(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+                Poll::Pending => break,
+            }
+            let frame = match self.outbox.pop_front() {
+                Some(frame) => frame,
+                None => match self.pushes.poll_recv(cx) {
+                    Poll::Ready(Some(push)) => into_frame(self.codec, push),
+                    Poll::Ready(None) | Poll::Pending => break,
+                },
+            };
+            if !matches!(frame, Frame::Ping(_)) {
+                count_message_sent();
+            }
+            if self.socket.start_send_unpin(frame).is_err() {
+                return Poll::Ready(Err(()));
+            }
+            sent += 1;
+        }
+        self.unflushed += sent;
+        if self.unflushed == 0 {
+            return Poll::Ready(Ok(false));
+        }
+        match self.socket.poll_flush_unpin(cx) {
+            Poll::Ready(Ok(())) => {
+                self.unflushed = 0;
+                // More than a batch queued: come round again.
+                Poll::Ready(Ok(sent > 0))
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(Err(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Sets the close reason unless one is set already, and stops.
+    fn stop(&self, code: u16, reason: &'static str) -> Stop {
+        self.close.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(CloseReason::new(code, reason));
+                true
+            } else {
+                false
+            }
+        });
+        Stop::Close
+    }
+
+    /// Everything after the loop: the last frames (unless we are dropping a slow consumer),
+    /// then the close frame with `reason`, each bounded by [`CLOSE_TIMEOUT`].
+    pub(super) async fn close(mut self, reason: CloseReason) {
+        if reason != CloseReason::slow_consumer() {
+            let flush = async {
+                while let Ok(push) = self.pushes.try_recv() {
+                    self.outbox.push_back(into_frame(self.codec, push));
+                }
+                while let Some(frame) = self.outbox.pop_front() {
+                    self.socket.feed(frame).await?;
+                }
+                self.socket.flush().await
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, flush).await;
+        }
+        send_close(&mut self.socket, reason).await;
+    }
+}
+
+fn into_frame<C: Codec>(codec: C, message: Outbound) -> Frame {
+    match message {
+        Outbound::Text(bytes) => Frame::Text(bytes),
+        Outbound::Binary(bytes) => Frame::Binary(bytes),
+        Outbound::Push(push) => codec.push(&push),
+    }
+}
+
+/// Sends a close frame, giving up after [`CLOSE_TIMEOUT`].
+pub(super) async fn send_close<W>(sink: &mut W, reason: CloseReason)
+where
+    W: Sink<Frame, Error = SocketError> + Unpin,
+{
+    let attempt = async {
+        let _ = sink.send(Frame::Close(Some(reason))).await;
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, attempt).await;
+}
+
+fn count_message_received() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("ws_messages_received_total").increment(1);
+}
+
+fn count_message_sent() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("ws_messages_sent_total").increment(1);
+}
