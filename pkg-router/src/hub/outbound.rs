@@ -337,10 +337,11 @@ impl Push {
     }
 }
 
-/// A frame queued for a connection's writer.
+/// A frame queued for a connection.
 ///
-/// A connection's queue (given to [`Hub::register`](crate::Hub::register)) carries responses
-/// and pushes alike; one writer sends them in order.
+/// A connection's queue (given to [`Hub::register`](crate::Hub::register)) carries the hub's
+/// pushes; a transport of your own may queue its responses there too, so one writer sends
+/// both in order.
 ///
 /// # Examples
 ///

@@ -28,9 +28,10 @@ use tokio::time::{Instant, Interval, Sleep};
 
 /// The longest the last frames and the close frame may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// Frames handed to the socket per flush at most, so one busy connection cannot starve the
-/// others on its worker thread.
+/// Frames handed to the socket per flush at most: one write for a burst, yet bounded.
 const MAX_BATCH: usize = 64;
+/// Frames written in one wake at most before yielding to the other tasks of the thread.
+const MAX_WRITES_PER_POLL: usize = 4 * MAX_BATCH;
 
 /// What runs one request: the parts of a connection that requests borrow.
 pub(super) struct Dispatcher<'a, C> {
@@ -232,6 +233,12 @@ where
             }
             self.outbox.push_back(Frame::Ping(Bytes::new()));
         }
+        // Whether the socket may hold more frames: false once a read returned `Pending`, which
+        // registered the wake-up for the next one.
+        let mut may_read = true;
+        // The same for pushes: once `poll_recv` returned `Pending`, `try_recv` is enough.
+        let mut may_recv = true;
+        let mut written = 0;
         loop {
             let mut progress = false;
             // Answers first: they free in-flight slots and go out with this flush.
@@ -256,15 +263,23 @@ where
             if !reading && self.in_flight.is_empty() && self.outbox.is_empty() {
                 return Poll::Ready(Stop::Drained);
             }
-            match self.poll_write(cx) {
+            match self.poll_write(cx, &mut may_recv) {
                 Poll::Ready(Err(())) => return Poll::Ready(Stop::SocketGone),
-                Poll::Ready(Ok(wrote)) => progress |= wrote,
+                Poll::Ready(Ok(sent)) => {
+                    written += sent;
+                    progress |= sent > 0;
+                }
                 Poll::Pending => {}
             }
+            if written >= MAX_WRITES_PER_POLL {
+                // A long burst of pushes: let the other connections of this thread run first.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             // A peer that does not read cannot stop us reading: only the outbox limit does.
-            if reading && self.in_flight.len() < self.limits.max_in_flight.max(1) {
+            if reading && may_read && self.in_flight.len() < self.limits.max_in_flight.max(1) {
                 match self.socket.poll_next_unpin(cx) {
-                    Poll::Pending => {}
+                    Poll::Pending => may_read = false,
                     Poll::Ready(frame) => {
                         self.last_seen = Instant::now();
                         progress = true;
@@ -295,12 +310,12 @@ where
         }
     }
 
-    /// Hands queued frames to the socket (the outbox, then pushes) and flushes. `Ok(true)` when
-    /// frames went out, `Pending` while the socket cannot take more.
+    /// Hands queued frames to the socket (the outbox, then pushes) and flushes. `Ok(n)`: `n`
+    /// frames went out; `Pending` while the socket cannot take more.
     ///
     /// Pushes stay in their channel until the socket takes them: a peer that does not read
     /// fills it, and the hub closes the connection as a slow consumer.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, ()>> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, may_recv: &mut bool) -> Poll<Result<usize, ()>> {
         let mut sent = 0;
         while sent < MAX_BATCH {
             match self.socket.poll_ready_unpin(cx) {
@@ -310,9 +325,18 @@ where
             }
             let frame = match self.outbox.pop_front() {
                 Some(frame) => frame,
-                None => match self.pushes.poll_recv(cx) {
-                    Poll::Ready(Some(push)) => into_frame(self.codec, push),
-                    Poll::Ready(None) | Poll::Pending => break,
+                // `try_recv` first: it skips the task budget and waker bookkeeping of
+                // `poll_recv`, which is only needed once per wake, to register for the next push.
+                None => match self.pushes.try_recv() {
+                    Ok(push) => into_frame(self.codec, push),
+                    Err(_) if !*may_recv => break,
+                    Err(_) => match self.pushes.poll_recv(cx) {
+                        Poll::Ready(Some(push)) => into_frame(self.codec, push),
+                        Poll::Ready(None) | Poll::Pending => {
+                            *may_recv = false;
+                            break;
+                        }
+                    },
                 },
             };
             if !matches!(frame, Frame::Ping(_)) {
@@ -325,13 +349,12 @@ where
         }
         self.unflushed += sent;
         if self.unflushed == 0 {
-            return Poll::Ready(Ok(false));
+            return Poll::Ready(Ok(0));
         }
         match self.socket.poll_flush_unpin(cx) {
             Poll::Ready(Ok(())) => {
                 self.unflushed = 0;
-                // More than a batch queued: come round again.
-                Poll::Ready(Ok(sent > 0))
+                Poll::Ready(Ok(sent))
             }
             Poll::Ready(Err(_)) => Poll::Ready(Err(())),
             Poll::Pending => Poll::Pending,
@@ -353,7 +376,7 @@ where
 
     /// Everything after the loop: the last frames (unless we are dropping a slow consumer),
     /// then the close frame with `reason`, each bounded by [`CLOSE_TIMEOUT`].
-    pub(super) async fn close(mut self, reason: CloseReason) {
+    pub(super) async fn close(&mut self, reason: CloseReason) {
         if reason != CloseReason::slow_consumer() {
             let flush = async {
                 while let Ok(push) = self.pushes.try_recv() {
