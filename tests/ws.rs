@@ -486,6 +486,78 @@ async fn a_client_that_stops_reading_is_closed_while_fifty_others_keep_receiving
 }
 
 #[tokio::test]
+async fn pushes_queued_while_a_request_runs_arrive_before_its_answer() {
+    let server = server().await;
+    let mut admin = server.login("admin").await;
+    server.wait_for_connections(1).await;
+    // The handler broadcasts (to its own caller too) and then answers.
+    let req_id = send_request(&mut admin, ANNOUNCE, json!({"seq": 1})).await;
+    let first = next_json(&mut admin).await;
+    let second = next_json(&mut admin).await;
+    assert_eq!(
+        (first["pkg_id"].as_u64(), &first["data"]),
+        (Some(u64::from(PUSH)), &json!({"seq": 1}))
+    );
+    assert_eq!(second["req_id"], req_id.as_str());
+    assert_eq!(second["data"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_pushes_longer_than_one_write_turn_arrives_whole_and_in_order() {
+    // The driver yields after a few hundred frames per wake; it must come back for the rest.
+    const MESSAGES: u64 = 2_000;
+    let server = server_with(|c| c.outbound_queue = 4_096).await;
+    let mut clients = vec![server.login("alice").await, server.login("bob").await];
+    server.wait_for_connections(2).await;
+    for n in 0..MESSAGES {
+        server.hub.broadcast(PUSH, &json!({"n": n})).unwrap();
+    }
+    for client in &mut clients {
+        for n in 0..MESSAGES {
+            assert_eq!(next_json(client).await["data"]["n"], n);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_but_never_reads_is_closed_as_a_slow_consumer() {
+    // Answers pile up on the server once the socket buffers are full; past `outbound_queue`
+    // the connection is closed instead of buffering without bound.
+    let mut config = config();
+    config.outbound_queue = 8;
+    config.rate_limit = None;
+    let server = Server::start_with_send_buffer(router(), config, Some(8 * 1024)).await;
+    let mut client = server.login_with_receive_buffer("alice", 4 * 1024).await;
+    server.wait_for_connections(1).await;
+    let payload = "x".repeat(4 * 1024);
+    let (mut sink, mut stream) = client.split();
+    let sender = tokio::spawn(async move {
+        for _ in 0..2_000 {
+            let frame =
+                json!({"pkg_id": ECHO, "req_id": uuid::Uuid::new_v4(), "data": {"p": payload}});
+            if sink.send(Message::text(frame.to_string())).await.is_err() {
+                break; // closed by the server
+            }
+        }
+    });
+    server.wait_for_connections(0).await;
+    sender.abort();
+    // Whatever arrives last is the close frame, if it got through the full pipe at all.
+    let mut close = None;
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_secs(5), stream.next()).await
+    {
+        if let Message::Close(frame) = message {
+            close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+            break;
+        }
+    }
+    if let Some(close) = close {
+        assert_eq!(close, (1008, "slow consumer".to_owned()));
+    }
+}
+
+#[tokio::test]
 async fn live_connection_count_tracks_opens_and_closes() {
     let server = server().await;
     assert_eq!(server.hub.connection_count(), 0);
