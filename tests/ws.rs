@@ -527,7 +527,7 @@ async fn a_client_that_sends_but_never_reads_is_closed_as_a_slow_consumer() {
     config.outbound_queue = 8;
     config.rate_limit = None;
     let server = Server::start_with_send_buffer(router(), config, Some(8 * 1024)).await;
-    let mut client = server.login_with_receive_buffer("alice", 4 * 1024).await;
+    let client = server.login_with_receive_buffer("alice", 4 * 1024).await;
     server.wait_for_connections(1).await;
     let payload = "x".repeat(4 * 1024);
     let (mut sink, mut stream) = client.split();
