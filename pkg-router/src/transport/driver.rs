@@ -15,7 +15,7 @@ use crate::hub::{CloseReason, Outbound, close_code};
 use crate::router::Session;
 use crate::status::{RspCode, error_code};
 use bytes::Bytes;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use serde_json::json;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -68,7 +68,14 @@ impl<C: Codec> Dispatcher<'_, C> {
         };
         // A cheap copy (shared bytes), to read the ids only if the request times out.
         let copy = frame.clone();
-        match tokio::time::timeout(limit, self.codec.handle(router, self.session, frame)).await {
+        let handling = self.codec.handle(router, self.session, frame);
+        let mut handling = std::pin::pin!(handling);
+        // Most requests finish in their first poll: they need no timer (nor a clock read). The
+        // limit then counts from the first time the request waits.
+        if let Some(outcome) = handling.as_mut().now_or_never() {
+            return outcome;
+        }
+        match tokio::time::timeout(limit, handling).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 let (pkg_id, req_id) = self.codec.ids(&copy);
@@ -114,7 +121,9 @@ pub(super) struct Driver<'d, C, S, D, F> {
     shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'd>>,
     expiry: Option<Pin<Box<Sleep>>>,
     ticker: Interval,
+    /// When a frame was last seen, to the tick; `seen`: a frame came since the last tick.
     last_seen: Instant,
+    seen: bool,
     limits: Limits,
     malformed: u32,
 }
@@ -195,6 +204,7 @@ where
             expiry: expiry.map(|at| Box::pin(tokio::time::sleep_until(at))),
             ticker,
             last_seen: Instant::now(),
+            seen: false,
             limits,
             malformed: 0,
         }
@@ -225,8 +235,13 @@ where
             return Poll::Ready(self.stop(close_code::AUTH_FAILED, "token expired"));
         }
         // Until `Pending`: that poll registers the wake-up for the next tick.
-        while self.ticker.poll_tick(cx).is_ready() {
-            let idle = self.last_seen.elapsed();
+        while let Poll::Ready(tick) = self.ticker.poll_tick(cx) {
+            // Frames since the last tick count as seen now: no clock read per frame, at the
+            // price of dropping a silent peer up to one interval later.
+            if std::mem::take(&mut self.seen) {
+                self.last_seen = tick;
+            }
+            let idle = tick.saturating_duration_since(self.last_seen);
             if idle > self.limits.ping_interval + self.limits.pong_timeout {
                 tracing::info!(idle_ms = idle.as_millis() as u64, "keepalive timeout");
                 return Poll::Ready(self.stop(close_code::POLICY, "keepalive timeout"));
@@ -281,7 +296,7 @@ where
                 match self.socket.poll_next_unpin(cx) {
                     Poll::Pending => may_read = false,
                     Poll::Ready(frame) => {
-                        self.last_seen = Instant::now();
+                        self.seen = true;
                         progress = true;
                         match frame {
                             None | Some(Ok(Frame::Close(_))) => {
