@@ -2,7 +2,7 @@
 //! and the close.
 
 use super::codec::JsonCodec;
-use super::driver::{Dispatcher, Driver, Limits, Signals, Stop, send_close};
+use super::driver::{Dispatcher, Driver, Limits, Signals, Stop, send_close, too_big};
 use super::endpoint::{Admission, Endpoint, Format};
 use super::frame::{Frame, SocketError};
 use crate::hub::{CloseReason, ConnectionInfo, close_code};
@@ -375,11 +375,6 @@ where
             Some(Ok(frame)) => return Ok(Some(frame)),
         }
     }
-}
-
-fn too_big(err: &SocketError) -> Option<CloseReason> {
-    matches!(err, SocketError::TooBig)
-        .then(|| CloseReason::new(close_code::TOO_BIG, "message too big"))
 }
 
 /// `Bearer <token>`, scheme case-insensitive.

@@ -302,14 +302,12 @@ where
                             None | Some(Ok(Frame::Close(_))) => {
                                 return Poll::Ready(self.stop(close_code::NORMAL, ""));
                             }
-                            Some(Err(SocketError::TooBig)) => {
-                                self.close.send_replace(Some(CloseReason::new(
-                                    close_code::TOO_BIG,
-                                    "message too big",
-                                )));
-                                return Poll::Ready(Stop::Close);
+                            Some(Err(err)) => {
+                                if let Some(reason) = too_big(&err) {
+                                    self.close.send_replace(Some(reason));
+                                }
+                                return Poll::Ready(self.stop(close_code::NORMAL, ""));
                             }
-                            Some(Err(_)) => return Poll::Ready(self.stop(close_code::NORMAL, "")),
                             Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
                                 count_message_received();
                                 self.in_flight.push((self.dispatch)(frame));
@@ -414,6 +412,12 @@ fn into_frame<C: Codec>(codec: C, message: Outbound) -> Frame {
         Outbound::Binary(bytes) => Frame::Binary(bytes),
         Outbound::Push(push) => codec.push(&push),
     }
+}
+
+/// The close reason for a read error: 1009 for a message over the size limit.
+pub(super) fn too_big(err: &SocketError) -> Option<CloseReason> {
+    matches!(err, SocketError::TooBig)
+        .then(|| CloseReason::new(close_code::TOO_BIG, "message too big"))
 }
 
 /// Sends a close frame, giving up after [`CLOSE_TIMEOUT`].
