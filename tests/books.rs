@@ -2,11 +2,11 @@
 //! temporary database, driven by real WebSocket and HTTP clients.
 #![allow(clippy::unwrap_used, unreachable_pub)] // a failed unwrap is a failed test
 
-#[path = "../examples/books/app/mod.rs"]
-mod app;
+mod books_app;
 mod support;
 
-use app::ids::PkgID;
+use books_app::app::ids::PkgID;
+use books_app::{Books, app};
 use pkg_router::{ResponseModel, RspCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -22,26 +22,7 @@ const ALL_ROLES: &[&str] = &[
     "create-author",
 ];
 
-struct Books {
-    running: app::Running,
-    db_path: std::path::PathBuf,
-}
-
 impl Books {
-    async fn start() -> Self {
-        let db_path = std::env::temp_dir().join(format!("books-test-{}.db", uuid::Uuid::new_v4()));
-        let mut ws = pkg_router::transport::WsConfig::default();
-        ws.rate_limit = None;
-        let settings = app::Settings {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            db: db_path.clone(),
-            jwt_secret: None,
-            ws,
-        };
-        let running = app::start(settings).await.unwrap();
-        Self { running, db_path }
-    }
-
     fn token(&self, user: &str, roles: &[&str]) -> String {
         let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
         app::web::mint(app::DEV_SECRET, user, &roles, Duration::from_secs(300)).unwrap()
@@ -76,15 +57,6 @@ impl Books {
         let body = raw.split("\r\n\r\n").nth(1).unwrap_or_default();
         // Bodies are small: hyper sends them with a Content-Length, not chunked.
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Books {
-    fn drop(&mut self) {
-        self.running.server.abort();
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path.display()));
-        }
     }
 }
 

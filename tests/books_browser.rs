@@ -8,9 +8,9 @@
 //! (`CI` set), where it fails.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-#[path = "../examples/books/app/mod.rs"]
-mod app;
+mod books_app;
 
+use books_app::Books;
 use fantoccini::elements::Element;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -69,38 +69,9 @@ async fn eventually<T>(what: impl Display, mut probe: impl AsyncFnMut() -> Resul
 }
 
 /// The books app on a free port with a temporary database and the dev secret.
-struct Books {
-    running: app::Running,
-    db_path: PathBuf,
-}
-
 impl Books {
-    async fn start() -> Self {
-        let db_path =
-            std::env::temp_dir().join(format!("books-browser-{}.db", uuid::Uuid::new_v4()));
-        let mut ws = pkg_router::transport::WsConfig::default();
-        ws.rate_limit = None;
-        let settings = app::Settings {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            db: db_path.clone(),
-            jwt_secret: None,
-            ws,
-        };
-        let running = app::start(settings).await.unwrap();
-        Self { running, db_path }
-    }
-
     fn url(&self) -> String {
         format!("http://{}/", self.running.addr)
-    }
-}
-
-impl Drop for Books {
-    fn drop(&mut self) {
-        self.running.server.abort();
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path.display()));
-        }
     }
 }
 

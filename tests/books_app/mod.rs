@@ -1,0 +1,39 @@
+//! The books example on a free port with a temporary SQLite database, for the end-to-end tests
+//! (`books.rs` and `books_browser.rs`).
+
+#[path = "../../examples/books/app/mod.rs"]
+pub(crate) mod app;
+
+use std::path::PathBuf;
+
+/// The running app; dropping it stops the server and deletes its database.
+pub(crate) struct Books {
+    pub(crate) running: app::Running,
+    db_path: PathBuf,
+}
+
+impl Books {
+    /// Starts the app with the dev secret and no rate limit.
+    pub(crate) async fn start() -> Self {
+        let db_path = std::env::temp_dir().join(format!("books-test-{}.db", uuid::Uuid::new_v4()));
+        let mut ws = pkg_router::transport::WsConfig::default();
+        ws.rate_limit = None;
+        let settings = app::Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            db: db_path.clone(),
+            jwt_secret: None,
+            ws,
+        };
+        let running = app::start(settings).await.unwrap();
+        Self { running, db_path }
+    }
+}
+
+impl Drop for Books {
+    fn drop(&mut self) {
+        self.running.server.abort();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path.display()));
+        }
+    }
+}
