@@ -228,6 +228,31 @@ async fn duplicate_keys_are_refused() {
 }
 
 #[tokio::test]
+async fn a_duplicate_key_is_named_in_the_answer() {
+    for (frame, key) in [
+        (
+            format!(r#"{{"pkg_id":1,"pkg_id":2,"req_id":"{REQ_ID}"}}"#),
+            "pkg_id",
+        ),
+        (
+            format!(r#"{{"pkg_id":3,"req_id":"{REQ_ID}","req_id":"{REQ_ID}"}}"#),
+            "req_id",
+        ),
+        (
+            format!(r#"{{"pkg_id":3,"req_id":"{REQ_ID}","data":{{}},"data":{{}}}}"#),
+            "data",
+        ),
+    ] {
+        let (_, response) = send(frame).await;
+        assert_eq!(response.status_code, RspCode::InvalidData, "{key}");
+        let body = response.error_body().unwrap();
+        assert_eq!(body.code, "invalid_envelope");
+        assert_eq!(body.msg, format!("duplicate field `{key}`"));
+        assert_eq!(body.details.unwrap()["field"], key);
+    }
+}
+
+#[tokio::test]
 async fn deeply_nested_data_is_refused_without_overflowing_the_stack() {
     for depth in [200, 100_000] {
         let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));

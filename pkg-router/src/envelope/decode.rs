@@ -35,6 +35,10 @@ use uuid::Uuid;
 ///     problem(&format!(r#"{{"pkg_id": 1, "req_id": "{req_id}", "data": [1]}}"#)),
 ///     EnvelopeProblem::InvalidData
 /// );
+/// assert_eq!(
+///     problem(r#"{"pkg_id": 1, "pkg_id": 2}"#),
+///     EnvelopeProblem::DuplicateField("pkg_id")
+/// );
 /// assert_eq!(EnvelopeProblem::MissingPkgId.to_string(), "missing pkg_id");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +60,8 @@ pub enum EnvelopeProblem {
     InvalidReqId,
     /// `data` is present but not an object.
     InvalidData,
+    /// `pkg_id`, `req_id` or `data` appears more than once.
+    DuplicateField(&'static str),
 }
 
 impl fmt::Display for EnvelopeProblem {
@@ -69,6 +75,7 @@ impl fmt::Display for EnvelopeProblem {
             Self::MissingReqId => f.write_str("missing req_id"),
             Self::InvalidReqId => f.write_str("req_id must be a UUID string"),
             Self::InvalidData => f.write_str("data must be a JSON object"),
+            Self::DuplicateField(name) => write!(f, "duplicate field `{name}`"),
         }
     }
 }
@@ -158,6 +165,7 @@ impl EnvelopeError {
             EnvelopeProblem::MissingPkgId | EnvelopeProblem::InvalidPkgId => Some("pkg_id"),
             EnvelopeProblem::MissingReqId | EnvelopeProblem::InvalidReqId => Some("req_id"),
             EnvelopeProblem::InvalidData => Some("data"),
+            EnvelopeProblem::DuplicateField(name) => Some(name),
             _ => None,
         };
         ResponseModel::error(
@@ -203,9 +211,11 @@ impl<'a> RawRequest<'a> {
         eager: impl Fn(u32) -> bool,
     ) -> Result<Self, EnvelopeError> {
         let salvage = Cell::new((0, Uuid::nil()));
+        let duplicate = Cell::new(None);
         let seed = EnvelopeSeed {
             eager: &eager,
             salvage: &salvage,
+            duplicate: &duplicate,
         };
         let mut de = serde_json::Deserializer::from_str(frame);
         let fields = seed
@@ -216,7 +226,10 @@ impl<'a> RawRequest<'a> {
                 EnvelopeError {
                     pkg_id,
                     req_id,
-                    problem: if e.is_data() {
+                    // serde reports a repeated key as a data error too: name it instead.
+                    problem: if let Some(name) = duplicate.get() {
+                        EnvelopeProblem::DuplicateField(name)
+                    } else if e.is_data() {
                         EnvelopeProblem::NotAnObject
                     } else {
                         EnvelopeProblem::Json(e.to_string())
@@ -325,6 +338,8 @@ struct EnvelopeSeed<'s, F> {
     eager: &'s F,
     /// The ids read so far, kept outside the visitor so a later syntax error can still echo them.
     salvage: &'s Cell<(u32, Uuid)>,
+    /// The envelope key that appeared twice, if one did.
+    duplicate: &'s Cell<Option<&'static str>>,
 }
 
 impl<'de, F: Fn(u32) -> bool> DeserializeSeed<'de> for EnvelopeSeed<'_, F> {
@@ -332,6 +347,16 @@ impl<'de, F: Fn(u32) -> bool> DeserializeSeed<'de> for EnvelopeSeed<'_, F> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
+    }
+}
+
+impl<F> EnvelopeSeed<'_, F> {
+    fn once<E: de::Error>(&self, seen: &mut bool, name: &'static str) -> Result<(), E> {
+        if std::mem::replace(seen, true) {
+            self.duplicate.set(Some(name));
+            return Err(E::duplicate_field(name));
+        }
+        Ok(())
     }
 }
 
@@ -352,7 +377,7 @@ impl<'de, F: Fn(u32) -> bool> Visitor<'de> for EnvelopeSeed<'_, F> {
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::PkgId => {
-                    once(&mut seen_pkg_id, "pkg_id")?;
+                    self.once(&mut seen_pkg_id, "pkg_id")?;
                     let raw: Option<&'de RawValue> = map.next_value()?;
                     fields.pkg_id = field(raw.map(|raw| parse_pkg_id(raw.get())));
                     if let Field::Valid(id) = fields.pkg_id {
@@ -360,7 +385,7 @@ impl<'de, F: Fn(u32) -> bool> Visitor<'de> for EnvelopeSeed<'_, F> {
                     }
                 }
                 Key::ReqId => {
-                    once(&mut seen_req_id, "req_id")?;
+                    self.once(&mut seen_req_id, "req_id")?;
                     let raw: Option<&'de RawValue> = map.next_value()?;
                     fields.req_id = field(raw.map(|raw| parse_req_id(raw.get())));
                     if let Field::Valid(id) = fields.req_id {
@@ -368,7 +393,7 @@ impl<'de, F: Fn(u32) -> bool> Visitor<'de> for EnvelopeSeed<'_, F> {
                     }
                 }
                 Key::Data => {
-                    once(&mut seen_data, "data")?;
+                    self.once(&mut seen_data, "data")?;
                     fields.data = match fields.pkg_id {
                         Field::Valid(id) if (self.eager)(id) => {
                             match map.next_value::<Option<Value>>()? {
@@ -392,13 +417,6 @@ impl<'de, F: Fn(u32) -> bool> Visitor<'de> for EnvelopeSeed<'_, F> {
         }
         Ok(fields)
     }
-}
-
-fn once<E: de::Error>(seen: &mut bool, name: &'static str) -> Result<(), E> {
-    if std::mem::replace(seen, true) {
-        return Err(E::duplicate_field(name));
-    }
-    Ok(())
 }
 
 fn field<T>(value: Option<Option<T>>) -> Field<T> {
