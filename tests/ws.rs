@@ -577,6 +577,8 @@ async fn the_server_pings_and_drops_a_peer_that_never_answers() {
     let server = server_with(|c| {
         c.ping_interval = Duration::from_millis(100);
         c.pong_timeout = Duration::from_millis(100);
+        // `silent` never answers the close frame either; `live` is not read meanwhile.
+        c.close_linger = Duration::from_millis(50);
     })
     .await;
     let mut live = server.login("alice").await;

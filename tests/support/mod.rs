@@ -76,14 +76,10 @@ impl Server {
         socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let listener = socket.listen(1024).unwrap();
         let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        // Stopped by `Drop` (abort), never by a signal: tests share one process.
+        let serve = pkg_router::axum::serve(listener, app, hub.clone())
+            .with_shutdown_signal(std::future::pending());
+        let task = tokio::spawn(async move { serve.await.unwrap() });
         Self { addr, hub, task }
     }
 

@@ -21,6 +21,7 @@ use ids::{PUSHES, PkgID};
 use pkg_router::jwt::JwtAuthenticator;
 use pkg_router::transport::WsConfig;
 use pkg_router::{Hub, Router};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,19 +93,9 @@ pub async fn start(
     let app = web::routes(web, router.clone(), settings.ws.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     let addr = listener.local_addr()?;
-    let shutdown_hub = hub.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            shutdown_hub.shutdown().await;
-        })
-        .await
-    });
+    // Until SIGTERM or Ctrl-C: then every request already received is answered and committed,
+    // every connection closed with 1001, and `server` resolves.
+    let server = tokio::spawn(pkg_router::axum::serve(listener, app, hub.clone()).into_future());
     Ok(Running {
         addr,
         hub,

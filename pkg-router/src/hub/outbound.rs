@@ -50,6 +50,22 @@ pub mod close_code {
     /// assert_eq!(CloseReason::going_away().code, close_code::GOING_AWAY);
     /// ```
     pub const GOING_AWAY: u16 = 1001;
+    /// The peer broke the WebSocket protocol (RFC 6455 framing rules).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::close_code::PROTOCOL_ERROR, 1002);
+    /// ```
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text message that is not valid UTF-8 (RFC 6455: "invalid frame payload data").
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::close_code::INVALID_PAYLOAD, 1007);
+    /// ```
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// Policy violation: too many connections for the principal, slow consumer, too many
     /// malformed frames, keepalive timeout.
     ///

@@ -21,6 +21,7 @@ use std::time::Duration;
 /// | `ping_interval` / `pong_timeout` | 30 s / 10 s | connection dropped after a close attempt |
 /// | `max_malformed` | 10 consecutive | close 1008 "too many malformed frames" |
 /// | `shutdown_grace` | 10 s | in-flight requests abandoned, close 1001 |
+/// | `close_linger` | 2 s | the socket is dropped without the peer's close frame |
 /// | `read_buffer_size` / `write_buffer_size` | 4 KiB / 4 KiB | (memory per idle connection) |
 ///
 /// # Examples
@@ -69,8 +70,12 @@ pub struct WsConfig {
     pub pong_timeout: Duration,
     /// Consecutive malformed frames tolerated before closing with 1008; `0` disables.
     pub max_malformed: u32,
-    /// How long shutdown waits for in-flight requests.
+    /// How long shutdown may take to run and answer the requests that had arrived.
     pub shutdown_grace: Duration,
+    /// How long the server keeps reading (and discarding) after its close frame, waiting for
+    /// the peer's: dropping a socket with unread data would reset it and lose the last answers
+    /// and the close frame.
+    pub close_linger: Duration,
     /// WebSocket read buffer per connection, in bytes.
     pub read_buffer_size: usize,
     /// WebSocket write buffer per connection, in bytes.
@@ -94,6 +99,7 @@ impl Default for WsConfig {
             pong_timeout: Duration::from_secs(10),
             max_malformed: 10,
             shutdown_grace: Duration::from_secs(10),
+            close_linger: Duration::from_secs(2),
             read_buffer_size: 4 * 1024,
             write_buffer_size: 4 * 1024,
         }

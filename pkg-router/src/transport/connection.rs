@@ -2,7 +2,7 @@
 //! and the close.
 
 use super::codec::JsonCodec;
-use super::driver::{Dispatcher, Driver, Limits, Signals, Stop, send_close, too_big};
+use super::driver::{Dispatcher, Driver, Limits, Signals, Stop, close_reason_for, close_socket};
 use super::endpoint::{Admission, Endpoint, Format};
 use super::frame::{Frame, SocketError};
 use crate::hub::{CloseReason, ConnectionInfo, close_code};
@@ -168,7 +168,7 @@ impl Endpoint {
                 Err(Some(reason)) => {
                     count_connection("rejected");
                     tracing::info!(code = reason.code, reason = %reason.reason, "closing during handshake");
-                    send_close(&mut socket, reason).await;
+                    close_socket(&mut socket, reason, self.config.close_linger).await;
                     return;
                 }
                 Err(None) => return,
@@ -191,8 +191,8 @@ impl Endpoint {
                 Err(err) => {
                     count_connection("rejected");
                     tracing::info!(error = %err, "connection refused");
-                    send_close(&mut socket, CloseReason::new(close_code::POLICY, err.to_string()))
-                        .await;
+                    let reason = CloseReason::new(close_code::POLICY, err.to_string());
+                    close_socket(&mut socket, reason, self.config.close_linger).await;
                     return;
                 }
             };
@@ -243,6 +243,7 @@ impl Endpoint {
                 max_malformed: config.max_malformed,
                 ping_interval: config.ping_interval,
                 pong_timeout: config.pong_timeout,
+                close_linger: config.close_linger,
             };
             let mut driver = Driver::new(
                 codec,
@@ -255,17 +256,9 @@ impl Endpoint {
             if let Some(frame) = replay {
                 driver.start(frame);
             }
-            let mut stop = driver.run(true).await;
+            let mut stop = driver.run().await;
             if stop == Stop::Shutdown {
-                // Stop reading; answer what is in flight (within the grace period), then 1001.
-                match tokio::time::timeout(config.shutdown_grace, driver.run(false)).await {
-                    Ok(drained) => stop = drained,
-                    Err(_) => tracing::warn!("shutdown grace period over with requests still running"),
-                }
-                if stop != Stop::SocketGone {
-                    close_tx.send_replace(Some(CloseReason::going_away()));
-                    stop = Stop::Close;
-                }
+                stop = driver.finish(config.shutdown_grace).await;
             }
             if stop == Stop::Close {
                 let reason = close_rx
@@ -305,7 +298,7 @@ impl Endpoint {
                 )));
             }
             Err(_) => return Ok(FirstFrame::Done(Principal::anonymous())),
-            Ok(Err(err)) => return Err(too_big(&err)),
+            Ok(Err(err)) => return Err(close_reason_for(&err)),
             Ok(Ok(None)) => return Err(None),
             Ok(Ok(Some(frame))) => frame,
         };

@@ -93,12 +93,28 @@ pub(super) enum Stop {
     /// Close with the reason now in the close signal (ours, the hub's, or normal when the peer
     /// left).
     Close,
-    /// The server shuts down: stop reading, finish what is in flight, close with 1001.
+    /// The server shuts down: [`Driver::finish`] answers what arrived, then closes with 1001.
     Shutdown,
-    /// All in-flight requests are answered (only when not reading).
+    /// All in-flight requests are answered (only once reading is [`Reading::Closed`]).
     Drained,
     /// Writing failed: the socket is unusable, nothing more can be sent.
     SocketGone,
+}
+
+/// Whether the loop takes new requests from the socket.
+///
+/// Shutdown moves it `Open` -> `UntilIdle` -> `Closed`: a request is either read, run and
+/// answered before the close frame, or never read at all (and then never run). A client can
+/// therefore resend every request left unanswered at a 1001 close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reading {
+    /// Read and run requests until a stop.
+    Open,
+    /// Shutting down: read what has already arrived, until the socket has no complete frame
+    /// ready, then turn `Closed`.
+    UntilIdle,
+    /// Read nothing more; the loop ends with [`Stop::Drained`] once every request is answered.
+    Closed,
 }
 
 /// The state of one open connection's loop.
@@ -126,6 +142,7 @@ pub(super) struct Driver<'d, C, S, D, F> {
     seen: bool,
     limits: Limits,
     malformed: u32,
+    reading: Reading,
 }
 
 /// The numbers the loop works with (from [`WsConfig`](super::WsConfig)).
@@ -135,6 +152,7 @@ pub(super) struct Limits {
     pub(super) max_malformed: u32,
     pub(super) ping_interval: Duration,
     pub(super) pong_timeout: Duration,
+    pub(super) close_linger: Duration,
 }
 
 /// The signals that end the loop from outside.
@@ -207,6 +225,7 @@ where
             seen: false,
             limits,
             malformed: 0,
+            reading: Reading::Open,
         }
     }
 
@@ -215,18 +234,50 @@ where
         self.in_flight.push((self.dispatch)(frame));
     }
 
-    /// Runs until a stop; `reading` false stops taking requests and ends with
-    /// [`Stop::Drained`] once every request in flight is answered.
-    pub(super) async fn run(&mut self, reading: bool) -> Stop {
-        std::future::poll_fn(|cx| self.poll_step(cx, reading)).await
+    /// Runs until a stop. Cancel-safe: every piece of state lives in `self`, so a run cut short
+    /// by a timeout can be resumed by another.
+    pub(super) async fn run(&mut self) -> Stop {
+        std::future::poll_fn(|cx| self.poll_step(cx)).await
     }
 
-    fn poll_step(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<Stop> {
+    /// After [`Stop::Shutdown`]: runs and answers every request that had arrived, within
+    /// `grace`, then sets the close reason to 1001 and returns [`Stop::Close`] (or
+    /// [`Stop::SocketGone`], or another close the peer or a limit caused meanwhile).
+    ///
+    /// Reading what arrived may take at most half of `grace`, so that a peer that keeps
+    /// sending cannot leave the requests already read without their answers.
+    pub(super) async fn finish(&mut self, grace: Duration) -> Stop {
+        let start = Instant::now();
+        self.reading = Reading::UntilIdle;
+        let stop = match tokio::time::timeout_at(start + grace / 2, self.run()).await {
+            Ok(stop) => stop,
+            Err(_) => {
+                self.reading = Reading::Closed;
+                match tokio::time::timeout_at(start + grace, self.run()).await {
+                    Ok(stop) => stop,
+                    Err(_) => {
+                        tracing::warn!(
+                            abandoned = self.in_flight.len(),
+                            "shutdown grace period over with requests still running"
+                        );
+                        Stop::Drained
+                    }
+                }
+            }
+        };
+        if stop == Stop::Drained {
+            self.close.send_replace(Some(CloseReason::going_away()));
+            return Stop::Close;
+        }
+        stop
+    }
+
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Stop> {
         // The signals registered their wakers; polling them once per wake is enough.
         if self.closed.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Stop::Close);
         }
-        if reading && self.shutdown.as_mut().poll(cx).is_ready() {
+        if self.reading == Reading::Open && self.shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Stop::Shutdown);
         }
         if let Some(expiry) = &mut self.expiry
@@ -275,7 +326,10 @@ where
                     return Poll::Ready(self.stop(close_code::POLICY, "too many malformed frames"));
                 }
             }
-            if !reading && self.in_flight.is_empty() && self.outbox.is_empty() {
+            if self.reading == Reading::Closed
+                && self.in_flight.is_empty()
+                && self.outbox.is_empty()
+            {
                 return Poll::Ready(Stop::Drained);
             }
             match self.poll_write(cx, &mut may_recv) {
@@ -292,9 +346,19 @@ where
                 return Poll::Pending;
             }
             // A peer that does not read cannot stop us reading: only the outbox limit does.
-            if reading && may_read && self.in_flight.len() < self.limits.max_in_flight.max(1) {
+            if self.reading != Reading::Closed
+                && may_read
+                && self.in_flight.len() < self.limits.max_in_flight.max(1)
+            {
                 match self.socket.poll_next_unpin(cx) {
-                    Poll::Pending => may_read = false,
+                    Poll::Pending => {
+                        may_read = false;
+                        if self.reading == Reading::UntilIdle {
+                            // Everything that arrived before the shutdown is read.
+                            self.reading = Reading::Closed;
+                            progress = true;
+                        }
+                    }
                     Poll::Ready(frame) => {
                         self.seen = true;
                         progress = true;
@@ -303,7 +367,8 @@ where
                                 return Poll::Ready(self.stop(close_code::NORMAL, ""));
                             }
                             Some(Err(err)) => {
-                                if let Some(reason) = too_big(&err) {
+                                if let Some(reason) = close_reason_for(&err) {
+                                    tracing::debug!(error = %err, code = reason.code, "read failed");
                                     self.close.send_replace(Some(reason));
                                 }
                                 return Poll::Ready(self.stop(close_code::NORMAL, ""));
@@ -388,7 +453,7 @@ where
     }
 
     /// Everything after the loop: the last frames (unless we are dropping a slow consumer),
-    /// then the close frame with `reason`, each bounded by [`CLOSE_TIMEOUT`].
+    /// then the close handshake ([`close_socket`]).
     pub(super) async fn close(&mut self, reason: CloseReason) {
         if reason != CloseReason::slow_consumer() {
             let flush = async {
@@ -402,7 +467,7 @@ where
             };
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, flush).await;
         }
-        send_close(&mut self.socket, reason).await;
+        close_socket(&mut self.socket, reason, self.limits.close_linger).await;
     }
 }
 
@@ -414,22 +479,49 @@ fn into_frame<C: Codec>(codec: C, message: Outbound) -> Frame {
     }
 }
 
-/// The close reason for a read error: 1009 for a message over the size limit.
-pub(super) fn too_big(err: &SocketError) -> Option<CloseReason> {
-    matches!(err, SocketError::TooBig)
-        .then(|| CloseReason::new(close_code::TOO_BIG, "message too big"))
+/// The close frame a read error calls for (RFC 6455 section 7.4.1); `None` when the socket is
+/// simply gone.
+pub(super) fn close_reason_for(err: &SocketError) -> Option<CloseReason> {
+    match err {
+        SocketError::TooBig => Some(CloseReason::new(close_code::TOO_BIG, "message too big")),
+        // `CloseReason::new` cuts the library's text to what a close frame holds.
+        SocketError::Protocol(what) => {
+            Some(CloseReason::new(close_code::PROTOCOL_ERROR, what.clone()))
+        }
+        SocketError::InvalidUtf8 => Some(CloseReason::new(
+            close_code::INVALID_PAYLOAD,
+            "invalid UTF-8 in a text message",
+        )),
+        SocketError::Closed(_) => None,
+    }
 }
 
-/// Sends a close frame, giving up after [`CLOSE_TIMEOUT`].
-pub(super) async fn send_close<W>(sink: &mut W, reason: CloseReason)
+/// The server's side of the close handshake: sends the close frame (within [`CLOSE_TIMEOUT`]),
+/// then reads and discards until the peer's close frame, the end of the stream, or `linger`.
+///
+/// Reading on is what makes the close reach the peer: a socket dropped with unread bytes in
+/// its receive buffer is reset by the kernel, and a reset discards the answers and the close
+/// frame the peer has not read yet. What arrives meanwhile is not run (RFC 6455: nothing but
+/// the close frame follows a close frame).
+pub(super) async fn close_socket<S>(socket: &mut S, reason: CloseReason, linger: Duration)
 where
-    W: Sink<Frame, Error = SocketError> + Unpin,
+    S: Stream<Item = Result<Frame, SocketError>> + Sink<Frame, Error = SocketError> + Unpin,
 {
-    let attempt = async {
-        let _ = sink.send(Frame::Close(Some(reason))).await;
-        let _ = sink.close().await;
+    let send = async {
+        socket.send(Frame::Close(Some(reason))).await?;
+        socket.close().await
     };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, attempt).await;
+    if !matches!(tokio::time::timeout(CLOSE_TIMEOUT, send).await, Ok(Ok(()))) {
+        return;
+    }
+    let discard = async {
+        while let Some(Ok(frame)) = socket.next().await {
+            if matches!(frame, Frame::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(linger, discard).await;
 }
 
 fn count_message_received() {

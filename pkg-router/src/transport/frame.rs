@@ -104,8 +104,10 @@ pub enum Frame {
 
 /// Why reading from or writing to a socket failed.
 ///
-/// An adapter reports its library's errors as one of these; [`TooBig`](Self::TooBig) makes
-/// the connection close with 1009, anything else just ends it.
+/// An adapter reports its library's errors as one of these. Each decides the close frame the
+/// peer gets (RFC 6455 section 7.4.1): [`TooBig`](Self::TooBig) 1009,
+/// [`Protocol`](Self::Protocol) 1002, [`InvalidUtf8`](Self::InvalidUtf8) 1007;
+/// [`Closed`](Self::Closed) just ends the connection.
 ///
 /// # Examples
 ///
@@ -187,6 +189,14 @@ pub enum SocketError {
     /// The peer sent a message larger than the configured maximum.
     #[error("message too big")]
     TooBig,
+    /// The peer broke the WebSocket framing rules: a control frame over 125 bytes or
+    /// fragmented, reserved bits or a reserved opcode, an unmasked client frame, a continuation
+    /// without a start, a new message inside a fragmented one. The text says which.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A text message (or a close reason) that is not valid UTF-8.
+    #[error("invalid UTF-8 in a text message")]
+    InvalidUtf8,
     /// The connection is closed or broken.
     #[error("connection closed: {0}")]
     Closed(String),

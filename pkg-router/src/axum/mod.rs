@@ -1,7 +1,8 @@
 //! Serving a router over WebSocket with [axum](https://docs.rs/axum).
 //!
 //! [`ws`] turns an [`Endpoint`] into an axum route handler; mount it wherever you like, next to
-//! your other routes.
+//! your other routes. [`serve`] runs the app: it shuts down on SIGTERM or SIGINT without losing
+//! an answer, and drops clients that never finish their HTTP upgrade.
 //!
 //! ```no_run
 //! use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
@@ -15,60 +16,23 @@
 //! let app = axum::Router::new()
 //!     .route("/web", pkg_router::axum::ws(Endpoint::new(router, hub.clone(), config)));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-//!     .with_graceful_shutdown(async move {
-//!         let _ = tokio::signal::ctrl_c().await;
-//!         hub.shutdown().await; // finish in-flight requests, close every connection with 1001
-//!     })
-//!     .await?;
+//! // Until SIGTERM or Ctrl-C; then every request already received is answered, and every
+//! // connection closed with 1001.
+//! pkg_router::axum::serve(listener, app, hub).await?;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! # Examples
-//!
-//! A graceful shutdown, end to end: the server's shutdown signal runs
-//! [`Hub::shutdown`](crate::Hub::shutdown), and the connected client is closed with 1001.
-//!
-//! ```
-//! use futures_util::StreamExt;
-//! use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
-//! use pkg_router::{Hub, Router};
-//! use std::time::Duration;
-//! use tokio_tungstenite::tungstenite::Message;
-//!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let hub = Hub::new();
-//! let mut config = WsConfig::default();
-//! config.auth = AuthMode::Disabled;
-//! let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, hub.clone(), config);
-//! let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let url = format!("ws://{}/web", listener.local_addr()?);
-//!
-//! let (stop, stop_requested) = tokio::sync::oneshot::channel::<()>();
-//! let server_hub = hub.clone();
-//! let server = tokio::spawn(async move {
-//!     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-//!         .with_graceful_shutdown(async move {
-//!             let _ = stop_requested.await;
-//!             server_hub.shutdown().await;
-//!         })
-//!         .await
-//! });
-//!
-//! let (mut client, _) = tokio_tungstenite::connect_async(&url).await?;
-//! while hub.connection_count() == 0 {
-//!     tokio::time::sleep(Duration::from_millis(5)).await;
-//! }
-//!
-//! stop.send(()).unwrap();
-//! let Some(Ok(Message::Close(Some(close)))) = client.next().await else { panic!("no close frame") };
-//! assert_eq!(u16::from(close.code), 1001);
-//! server.await??;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # }).unwrap();
-//! ```
+//! With `axum::serve` instead, pass `into_make_service_with_connect_info::<SocketAddr>()` (for
+//! the peer address) and call [`Hub::shutdown`](crate::Hub::shutdown) from its graceful-shutdown
+//! future; it has no header-read timeout, though.
+
+mod serve;
+
+pub use serve::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT, Serve,
+    serve, shutdown_signal,
+};
 
 use crate::hub::CloseReason;
 use crate::transport::{Endpoint, Frame, SocketError};
@@ -259,6 +223,14 @@ fn socket_error(err: ::axum::Error) -> SocketError {
     let inner = err.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => SocketError::TooBig,
+        Some(tungstenite::Error::Utf8(_)) => SocketError::InvalidUtf8,
+        // A peer that vanished without a close frame broke no framing rule worth answering.
+        Some(tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        )) => SocketError::Closed(inner.to_string()),
+        Some(tungstenite::Error::Protocol(violation)) => {
+            SocketError::Protocol(violation.to_string())
+        }
         _ => SocketError::Closed(inner.to_string()),
     }
 }
