@@ -1,6 +1,7 @@
 //! JSON-schema validation of `data`: compiled once when the router is built.
 
 use crate::error::Violation;
+use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{PatternOptions, Validator};
 use serde_json::Value;
@@ -84,24 +85,46 @@ impl CompiledSchema {
         }
         let mut violations = Vec::new();
         for error in self.validator.iter_errors(data).take(MAX_VIOLATIONS) {
-            let path = error.instance_path().as_str();
-            let message = truncate(error.to_string());
-            match error.kind() {
-                // Point at the missing or unexpected property, not at its parent.
-                ValidationErrorKind::Required { property } => {
-                    let name = property.as_str().unwrap_or_default();
-                    violations.push(Violation::new(child(path, name), "is required"));
-                }
-                ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    for name in unexpected {
-                        violations.push(Violation::new(child(path, name), "is not allowed"));
-                    }
-                }
-                _ => violations.push(Violation::new(path, message)),
-            }
+            push_violations(&error, &mut violations);
         }
         violations.truncate(MAX_VIOLATIONS);
         Err(violations)
+    }
+}
+
+fn push_violations(error: &ValidationError<'_>, violations: &mut Vec<Violation>) {
+    let path = error.instance_path().as_str();
+    match error.kind() {
+        // Point at the missing or unexpected property, not at its parent.
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            violations.push(Violation::new(child(path, name), "is required"));
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            for name in unexpected {
+                violations.push(Violation::new(child(path, name), "is not allowed"));
+            }
+        }
+        // `Option<T>` is `anyOf: [T, null]`: when the value has the type of one branch only,
+        // report that branch's violations (`/filters/title`), not "no branch fits" at `/filters`.
+        ValidationErrorKind::AnyOf { context } => {
+            let wrong_type = |branch: &&Vec<ValidationError<'_>>| {
+                branch.iter().all(|e| {
+                    matches!(e.kind(), ValidationErrorKind::Type { .. })
+                        && e.instance_path() == error.instance_path()
+                })
+            };
+            let mut fitting = context.iter().filter(|branch| !wrong_type(branch));
+            match (fitting.next(), fitting.next()) {
+                (Some(branch), None) => {
+                    for error in branch {
+                        push_violations(error, violations);
+                    }
+                }
+                _ => violations.push(Violation::new(path, truncate(error.to_string()))),
+            }
+        }
+        _ => violations.push(Violation::new(path, truncate(error.to_string()))),
     }
 }
 
@@ -178,6 +201,37 @@ mod tests {
             .validate(&json!({"title": long, "author_id": 1}))
             .unwrap_err();
         assert!(errors[0].message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn an_optional_object_reports_the_field_inside_it() {
+        // What schemars derives for `filters: Option<Filters>`.
+        let schema = CompiledSchema::compile(json!({
+            "type": "object",
+            "properties": {
+                "filters": {"anyOf": [{"$ref": "#/$defs/Filters"}, {"type": "null"}]}
+            },
+            "$defs": {
+                "Filters": {
+                    "type": "object",
+                    "properties": {
+                        "title": {"type": "string", "maxLength": 3},
+                        "author_id": {"type": "integer", "minimum": 1}
+                    }
+                }
+            }
+        }))
+        .unwrap();
+        let errors = schema
+            .validate(&json!({"filters": {"title": "long", "author_id": 0}}))
+            .unwrap_err();
+        let mut paths: Vec<_> = errors.iter().map(|v| v.path.as_str()).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["/filters/author_id", "/filters/title"]);
+        assert!(schema.validate(&json!({"filters": null})).is_ok());
+        // No branch has the value's type: the violation stays on the value itself.
+        let errors = schema.validate(&json!({"filters": 7})).unwrap_err();
+        assert_eq!(errors[0].path, "/filters");
     }
 
     #[test]
