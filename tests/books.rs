@@ -490,3 +490,87 @@ async fn health_and_asyncapi_are_served() {
         ["properties"]["isbn"];
     assert!(isbn.to_string().contains("978-"), "{isbn}");
 }
+
+#[tokio::test]
+async fn like_wildcards_in_filters_match_only_themselves() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    for title in ["100% Pure", "snake_case", r"back\slash"] {
+        ok(&create_book(&mut admin, title, 1, None).await);
+    }
+    ok(&call(
+        &mut admin,
+        PkgID::CREATE_AUTHOR.id(),
+        json!({"name": "Fifty% Off"}),
+    )
+    .await);
+    let titles = |response: &ResponseModel| -> Vec<String> {
+        ok(response)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (filter, want) in [
+        ("%", "100% Pure"),
+        ("0%", "100% Pure"),
+        ("_", "snake_case"),
+        ("e_c", "snake_case"),
+        (r"\", r"back\slash"),
+    ] {
+        let found = call(
+            &mut admin,
+            PkgID::GET_BOOKS.id(),
+            json!({"filters": {"title": filter}}),
+        )
+        .await;
+        assert_eq!(titles(&found), [want], "title filter {filter:?}");
+    }
+    let authors = call(
+        &mut admin,
+        PkgID::GET_AUTHORS.id(),
+        json!({"filters": {"name": "%"}}),
+    )
+    .await;
+    let names: Vec<&Value> = ok(&authors)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["name"])
+        .collect();
+    assert_eq!(names, [&json!("Fifty% Off")]);
+}
+
+/// Filters longer than SQLite's LIKE pattern limit (50 000 bytes, reached by 50 000 letters or by
+/// 25 000 `%`, each escaped to two) are refused by the schema instead of failing in the database.
+#[tokio::test]
+async fn oversized_filters_are_invalid_data_not_internal_errors() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let letters = "a".repeat(50_000);
+    let percents = "%".repeat(25_000);
+    for text in [&letters, &percents] {
+        for (id, data, path) in [
+            (
+                PkgID::GET_BOOKS,
+                json!({"filters": {"title": text}}),
+                "/filters/title",
+            ),
+            (
+                PkgID::GET_AUTHORS,
+                json!({"filters": {"name": text}}),
+                "/filters/name",
+            ),
+            (
+                PkgID::GET_PAGINATED_AUTHORS,
+                json!({"filters": {"name": text}}),
+                "/filters/name",
+            ),
+        ] {
+            let response = call(&mut admin, id.id(), data).await;
+            let body = error(&response, RspCode::InvalidData, "validation_error");
+            assert_eq!(body["details"][0]["path"], path, "{id}");
+        }
+    }
+}

@@ -69,7 +69,9 @@ pub struct CreateAuthor {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[schemars(crate = "pkg_router::schemars", deny_unknown_fields)]
 pub struct AuthorFilters {
-    /// Substring of the name (case-insensitive).
+    /// Substring of the name (case-insensitive). Bounded like the names themselves: SQLite
+    /// refuses LIKE patterns over 50 000 bytes, and a longer filter cannot match anyway.
+    #[schemars(length(max = 200))]
     pub name: Option<String>,
 }
 
@@ -79,7 +81,8 @@ pub struct AuthorFilters {
 pub struct BookFilters {
     #[schemars(range(min = 1))]
     pub author_id: Option<i64>,
-    /// Substring of the title (case-insensitive).
+    /// Substring of the title (case-insensitive), bounded like titles (see `AuthorFilters`).
+    #[schemars(length(max = 200))]
     pub title: Option<String>,
 }
 
