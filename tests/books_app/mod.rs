@@ -1,5 +1,7 @@
 //! The books example on a free port with a temporary SQLite database, for the end-to-end tests
-//! (`books.rs` and `books_browser.rs`).
+//! (`books.rs`, `books_browser.rs`, `books_shutdown.rs`).
+// Each test binary uses a different part of it.
+#![allow(dead_code)]
 
 #[path = "../../examples/books/app/mod.rs"]
 pub(crate) mod app;
@@ -16,16 +18,20 @@ impl Books {
     /// Starts the app with the dev secret and no rate limit.
     pub(crate) async fn start() -> Self {
         let db_path = std::env::temp_dir().join(format!("books-test-{}.db", uuid::Uuid::new_v4()));
-        let mut ws = pkg_router::transport::WsConfig::default();
-        ws.rate_limit = None;
-        let settings = app::Settings {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            db: db_path.clone(),
-            jwt_secret: None,
-            ws,
-        };
+        let mut settings = settings(db_path.clone());
+        settings.ws.rate_limit = None;
         let running = app::start(settings).await.unwrap();
         Self { running, db_path }
+    }
+}
+
+/// The app's defaults (as `cargo run --example books` has them) on a free port and `db`.
+pub(crate) fn settings(db: PathBuf) -> app::Settings {
+    app::Settings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        db,
+        jwt_secret: None,
+        ws: pkg_router::transport::WsConfig::default(),
     }
 }
 
