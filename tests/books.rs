@@ -41,12 +41,18 @@ impl Books {
     }
 
     async fn http_get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.http_get_authorized(path, token.map(|t| format!("Bearer {t}")).as_deref())
+            .await
+    }
+
+    /// `GET path` with this `Authorization` header value, if any.
+    async fn http_get_authorized(&self, path: &str, authorization: Option<&str>) -> (u16, Value) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.running.addr)
             .await
             .unwrap();
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        let auth = authorization
+            .map(|value| format!("Authorization: {value}\r\n"))
             .unwrap_or_default();
         let request =
             format!("GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n");
@@ -572,5 +578,70 @@ async fn oversized_filters_are_invalid_data_not_internal_errors() {
             let body = error(&response, RspCode::InvalidData, "validation_error");
             assert_eq!(body["details"][0]["path"], path, "{id}");
         }
+    }
+}
+
+#[tokio::test]
+async fn http_accepts_any_case_of_the_bearer_scheme() {
+    let books = Books::start().await;
+    let token = books.token("viewer", &["view-books"]);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let (status, body) = books
+            .http_get_authorized("/api/books", Some(&format!("{scheme} {token}")))
+            .await;
+        assert_eq!(status, 200, "{scheme}: {body}");
+    }
+    let (status, _) = books
+        .http_get_authorized("/api/books", Some(&format!("Basic {token}")))
+        .await;
+    assert_eq!(status, 401);
+}
+
+/// The HTTP query is validated as the GET_BOOKS request it stands for: same status, same error
+/// body as the WebSocket, for every kind of bad value.
+#[tokio::test]
+async fn http_and_websocket_refuse_the_same_queries_alike() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let token = books.token("viewer", &["view-books"]);
+    let long = "a".repeat(50_000);
+    for (query, data, path) in [
+        ("page=0".to_owned(), json!({"page": 0}), "/page"),
+        ("page=abc".to_owned(), json!({"page": "abc"}), "/page"),
+        ("per_page=0".to_owned(), json!({"per_page": 0}), "/per_page"),
+        (
+            "per_page=101".to_owned(),
+            json!({"per_page": 101}),
+            "/per_page",
+        ),
+        (
+            "author_id=0".to_owned(),
+            json!({"filters": {"author_id": 0}}),
+            "/filters/author_id",
+        ),
+        (
+            "eager_load=bogus".to_owned(),
+            json!({"eager_load": ["bogus"]}),
+            "/eager_load/0",
+        ),
+        (
+            format!("title={long}"),
+            json!({"filters": {"title": long}}),
+            "/filters/title",
+        ),
+        (
+            "cursor=not-a-cursor".to_owned(),
+            json!({"cursor": "not-a-cursor"}),
+            "/cursor",
+        ),
+    ] {
+        let ws = call(&mut admin, PkgID::GET_BOOKS.id(), data).await;
+        let body = error(&ws, RspCode::InvalidData, "validation_error");
+        assert_eq!(body["details"][0]["path"], path, "{ws:?}");
+        let (status, http) = books
+            .http_get(&format!("/api/books?{query}"), Some(&token))
+            .await;
+        assert_eq!(status, 400, "{path}: {http}");
+        assert_eq!(&http, body, "{path}");
     }
 }

@@ -1,9 +1,8 @@
 //! HTTP routes next to the WebSocket endpoint: the page, the REST twin of GET_BOOKS, the
 //! AsyncAPI document, health, and (with the dev secret only) a token minting endpoint.
 
-use super::commands::{ListBooksQuery, PageInput};
 use super::db::Db;
-use super::models::BookFilters;
+use super::ids::PkgID;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -11,9 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router as HttpRouter};
 use pkg_router::jwt::{Claims, JwtAuthenticator};
 use pkg_router::transport::{Endpoint, WsConfig};
-use pkg_router::{HandlerError, Hub, Router};
+use pkg_router::{HandlerError, Hub, RequestModel, Router, RspCode, Session};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +29,10 @@ pub struct Web {
 
 pub fn routes(web: Web, router: Router, config: WsConfig) -> HttpRouter {
     let endpoint =
-        Endpoint::new(router, web.hub.clone(), config).with_authenticator(web.auth.clone());
+        Endpoint::new(router.clone(), web.hub.clone(), config).with_authenticator(web.auth.clone());
+    let list_books = move |State(web): State<Web>, headers: HeaderMap, Query(query)| {
+        list_books(web, router.clone(), headers, query)
+    };
     let mut app = HttpRouter::new()
         .route("/", get(page))
         .route("/web", pkg_router::axum::ws(endpoint))
@@ -55,29 +57,66 @@ async fn health(State(web): State<Web>) -> Json<Value> {
     Json(json!({"status": "ok", "connections": web.hub.connection_count()}))
 }
 
+/// The query string of `GET /api/books`, as text: the GET_BOOKS schema, not the extractor, says
+/// what is wrong with a value.
 #[derive(Deserialize)]
 struct BooksQuery {
-    page: Option<u32>,
-    per_page: Option<u32>,
+    page: Option<String>,
+    per_page: Option<String>,
     cursor: Option<String>,
-    author_id: Option<i64>,
+    author_id: Option<String>,
     title: Option<String>,
+    /// Comma-separated, e.g. `author`.
     eager_load: Option<String>,
 }
 
-/// `GET /api/books`: the same command as GET_BOOKS, over HTTP with a bearer token.
-async fn list_books(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    Query(query): Query<BooksQuery>,
-) -> Response {
+impl BooksQuery {
+    /// The `data` of the equivalent GET_BOOKS request. Integers become numbers; anything else
+    /// stays text, which the schema refuses at the field's path (`/page`, `/filters/author_id`).
+    fn into_data(self) -> Map<String, Value> {
+        let number = |text: String| text.parse::<i64>().map_or(Value::String(text), Value::from);
+        let mut data = Map::new();
+        let mut filters = Map::new();
+        if let Some(page) = self.page {
+            data.insert("page".into(), number(page));
+        }
+        if let Some(per_page) = self.per_page {
+            data.insert("per_page".into(), number(per_page));
+        }
+        if let Some(cursor) = self.cursor {
+            data.insert("cursor".into(), cursor.into());
+        }
+        if let Some(author_id) = self.author_id {
+            filters.insert("author_id".into(), number(author_id));
+        }
+        if let Some(title) = self.title {
+            filters.insert("title".into(), title.into());
+        }
+        if !filters.is_empty() {
+            data.insert("filters".into(), filters.into());
+        }
+        if let Some(eager_load) = self.eager_load {
+            let embeds = eager_load.split(',').filter(|e| !e.is_empty());
+            data.insert("eager_load".into(), embeds.collect::<Vec<_>>().into());
+        }
+        data
+    }
+}
+
+/// `Bearer <token>`, scheme case-insensitive (as on the WebSocket).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// `GET /api/books`: GET_BOOKS over HTTP with a bearer token. The request goes through the
+/// router like a WebSocket frame, so both get the same role check, schema and handler.
+async fn list_books(web: Web, router: Router, headers: HeaderMap, query: BooksQuery) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
+        .and_then(bearer);
     let principal = match token.map(|t| web.auth.verify(t)) {
         Some(Ok(principal)) => principal,
         _ => {
@@ -87,42 +126,17 @@ async fn list_books(
             );
         }
     };
-    if !principal.has_role("view-books") {
-        return error(
-            StatusCode::FORBIDDEN,
-            HandlerError::permission_denied("role view-books is required"),
-        );
-    }
-    if query.per_page.is_some_and(|n| !(1..=100).contains(&n)) || query.page == Some(0) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            HandlerError::invalid_field("/per_page", "page >= 1, per_page in 1..=100"),
-        );
-    }
-    let filters = BookFilters {
-        author_id: query.author_id,
-        title: query.title,
-    };
-    let page = PageInput {
-        page: query.page,
-        per_page: query.per_page,
-        cursor: query.cursor,
-    };
-    let with_author = query.eager_load.as_deref() == Some("author");
-    match ListBooksQuery(&web.db)
-        .execute(&filters, &page, with_author)
-        .await
-    {
-        Ok(page) => Json(json!({"data": page.items, "meta": page.meta})).into_response(),
-        Err(err) => {
-            let err = HandlerError::from(err);
-            let status = match err {
-                HandlerError::Validation(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            error(status, err)
+    let request = RequestModel::new(PkgID::GET_BOOKS, query.into_data());
+    let response = router.dispatch(&Session::new(principal), request).await;
+    let status = match response.status_code {
+        RspCode::Ok => {
+            return Json(json!({"data": response.data, "meta": response.meta})).into_response();
         }
-    }
+        RspCode::InvalidData => StatusCode::BAD_REQUEST,
+        RspCode::PermissionDenied => StatusCode::FORBIDDEN,
+        RspCode::Error => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(response.data)).into_response()
 }
 
 fn error(status: StatusCode, err: HandlerError) -> Response {
