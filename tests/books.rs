@@ -645,3 +645,34 @@ async fn http_and_websocket_refuse_the_same_queries_alike() {
         assert_eq!(&http, body, "{path}");
     }
 }
+
+/// An empty cursor selects cursor mode from the first row (the Python design: any non-null
+/// cursor does), for books and for authors.
+#[tokio::test]
+async fn an_empty_cursor_starts_cursor_mode_from_the_first_row() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    // Both tables are seeded with more than two rows, ids from 1.
+    for id in [PkgID::GET_BOOKS, PkgID::GET_PAGINATED_AUTHORS] {
+        let first = call(&mut admin, id.id(), json!({"cursor": "", "per_page": 2})).await;
+        let ids: Vec<i64> = ok(&first)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [1, 2], "{id}");
+        let meta = first.meta.unwrap();
+        assert_eq!((meta.total, meta.has_more), (0, true), "{id}: cursor mode");
+        let next = json!({"cursor": meta.next_cursor.unwrap(), "per_page": 2});
+        let second = call(&mut admin, id.id(), next).await;
+        assert_eq!(ok(&second)[0]["id"], 3, "{id}");
+    }
+    // Over HTTP too (`cursor=` is the empty cursor).
+    let token = books.token("viewer", &["view-books"]);
+    let (status, body) = books
+        .http_get("/api/books?cursor=&per_page=2", Some(&token))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["id"], 1);
+}

@@ -183,7 +183,8 @@ pub struct PageParams {
     pub page: u32,
     /// Items per page (default 20, at most the router's maximum).
     pub per_page: u32,
-    /// Opaque cursor; when present the handler pages by cursor instead of offset.
+    /// Opaque cursor; when present the handler pages by cursor instead of offset. Any non-null
+    /// cursor selects cursor mode (the Python design's rule): `""` starts it from the first item.
     pub cursor: Option<String>,
     /// Application-defined filters (default `{}`).
     pub filters: Map<String, Value>,
@@ -220,6 +221,10 @@ impl PageParams {
     /// let params = PageParams::from_data(data.as_object().unwrap(), 50)?;
     /// assert_eq!(params.cursor.as_deref(), Some("id:40"));
     /// assert_eq!((params.page, params.per_page), (1, 20)); // defaults
+    ///
+    /// // An empty cursor is still a cursor: cursor mode, from the first item.
+    /// let params = PageParams::from_data(json!({"cursor": ""}).as_object().unwrap(), 50)?;
+    /// assert_eq!(params.cursor.as_deref(), Some(""));
     ///
     /// let data = json!({"page": 0, "per_page": 51, "cursor": 7, "filters": []});
     /// let err = PageParams::from_data(data.as_object().unwrap(), 50).unwrap_err();

@@ -24,6 +24,12 @@ impl PageInput {
                 page: self.page.unwrap_or(1),
                 per_page,
             }),
+            // The Python design's rule: any non-null cursor selects cursor mode, and an empty one
+            // starts it from the first row.
+            Some(cursor) if cursor.is_empty() => Ok(PageRequest::After {
+                last_id: i64::MIN,
+                per_page,
+            }),
             Some(cursor) => Ok(PageRequest::After {
                 last_id: decode_cursor(cursor)?,
                 per_page,
@@ -263,5 +269,31 @@ fn duplicate_isbn(err: sqlx::Error, isbn: Option<&str>) -> BooksError {
     match (unique, isbn) {
         (true, Some(isbn)) => BooksError::DuplicateIsbn(isbn.to_owned()),
         _ => BooksError::Database(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_cursor_starts_cursor_mode_before_the_first_row() {
+        let page = PageInput {
+            cursor: Some(String::new()),
+            per_page: Some(5),
+            ..PageInput::default()
+        };
+        assert!(matches!(
+            page.request(),
+            Ok(PageRequest::After {
+                last_id: i64::MIN,
+                per_page: 5
+            })
+        ));
+        let bad = PageInput {
+            cursor: Some("c1.".into()),
+            ..PageInput::default()
+        };
+        assert!(matches!(bad.request(), Err(BooksError::InvalidCursor)));
     }
 }
