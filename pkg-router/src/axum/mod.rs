@@ -119,7 +119,8 @@ fn upgrade_connection(
     let admission = match endpoint.admit(format, origin) {
         Ok(admission) => admission,
         Err(rejection) => {
-            tracing::debug!(%rejection, ?peer, "upgrade refused");
+            // Debug-escaped: the text quotes the query string.
+            tracing::debug!(rejection = ?rejection.to_string(), ?peer, "upgrade refused");
             let status =
                 StatusCode::from_u16(rejection.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             return (status, rejection.to_string()).into_response();

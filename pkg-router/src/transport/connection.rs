@@ -167,7 +167,8 @@ impl Endpoint {
                 Ok(first) => first,
                 Err(Some(reason)) => {
                     count_connection("rejected");
-                    tracing::info!(code = reason.code, reason = %reason.reason, "closing during handshake");
+                    // `?`: the reason can quote the client (an auth error); Debug escapes it.
+                    tracing::info!(code = reason.code, reason = ?reason.reason, "closing during handshake");
                     close_socket(&mut socket, reason, self.config.close_linger).await;
                     return;
                 }
@@ -206,7 +207,8 @@ impl Endpoint {
             count_connection("accepted");
             let span = tracing::Span::current();
             span.record("connection", tracing::field::display(registration.id()));
-            span.record("principal", principal.name.as_str());
+            // Debug: a name from a token may hold newlines or escape sequences.
+            span.record("principal", tracing::field::debug(&principal.name));
             tracing::debug!("connection open");
 
             let expiry = expiry_deadline(principal.expires_at, &self);
