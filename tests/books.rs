@@ -676,3 +676,16 @@ async fn an_empty_cursor_starts_cursor_mode_from_the_first_row() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["id"], 1);
 }
+
+/// Every distinct filter is a count cache entry; clients cannot grow the cache past its bound.
+#[tokio::test]
+async fn distinct_filters_do_not_grow_the_count_cache_past_its_bound() {
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let max = app::count_cache::MAX_ENTRIES;
+    for i in 0..max + 50 {
+        let filter = json!({"filters": {"title": format!("no such title {i}")}});
+        ok(&call(&mut admin, PkgID::GET_BOOKS.id(), filter).await);
+    }
+    assert_eq!(books.running.db.counts.len(), max);
+}
