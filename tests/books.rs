@@ -689,3 +689,51 @@ async fn distinct_filters_do_not_grow_the_count_cache_past_its_bound() {
     }
     assert_eq!(books.running.db.counts.len(), max);
 }
+
+/// Log output in memory, for the tests that read what the app logs.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tracing_subscriber::fmt::MakeWriter<'_> for LogBuffer {
+    type Writer = Self;
+    fn make_writer(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A title is logged escaped: its newline cannot start a forged log line, its ANSI escape cannot
+/// recolour the terminal.
+#[tokio::test]
+async fn a_title_cannot_forge_log_lines() {
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    // This test's runtime is single-threaded: the server's tasks log through this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let books = Books::start().await;
+    let mut admin = books.admin().await;
+    let title = "Evil\nFORGED  INFO admin: role granted \u{1b}[31m";
+    let id = ok(&create_book(&mut admin, title, 1, None).await)["id"].clone();
+    ok(&call(&mut admin, PkgID::DELETE_BOOK.id(), json!({"id": id})).await);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("book created"), "{text}");
+    assert!(text.contains("book deleted"), "{text}");
+    assert!(
+        !text.lines().any(|line| line.starts_with("FORGED")),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{text}");
+}

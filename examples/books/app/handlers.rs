@@ -54,7 +54,8 @@ async fn create_book(
     hub: Hub,
 ) -> Result<Book, HandlerError> {
     let book = CreateBookCommand(&db).execute(&input).await?;
-    tracing::info!(book_id = book.id, title = %book.title, "book created");
+    // `?`: Debug escapes newlines and control characters, so a title cannot forge log lines.
+    tracing::info!(book_id = book.id, title = ?book.title, "book created");
     // After the commit: a failed transaction never announces a book.
     hub.broadcast(
         PkgID::BOOK_CREATED,
@@ -109,7 +110,7 @@ async fn delete_book(
     hub: Hub,
 ) -> Result<Value, HandlerError> {
     let title = DeleteBookCommand(&db).execute(input.id).await?;
-    tracing::info!(book_id = input.id, %title, "book deleted");
+    tracing::info!(book_id = input.id, ?title, "book deleted");
     hub.broadcast(
         PkgID::BOOK_DELETED,
         &BookEvent {
