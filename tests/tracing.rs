@@ -67,3 +67,67 @@ async fn each_request_span_records_ids_status_and_duration() {
     assert_eq!(fields["status"], "1");
     assert!(fields["duration_us"].parse::<u64>().is_ok(), "{fields:?}");
 }
+
+/// Formatted log output in memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tracing_subscriber::fmt::MakeWriter<'_> for LogBuffer {
+    type Writer = Self;
+    fn make_writer(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// Error texts may quote what a client sent: the router logs them escaped, so a newline cannot
+/// start a forged log line.
+#[tokio::test]
+async fn logged_error_texts_cannot_forge_log_lines() {
+    const FORGED: &str = "bad input\nFORGED  INFO admin: role granted \u{1b}[31m";
+    async fn fails() -> Result<(), HandlerError> {
+        Err(HandlerError::internal(FORGED))
+    }
+    struct Unserializable;
+    impl serde::Serialize for Unserializable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom(FORGED))
+        }
+    }
+    async fn unserializable() -> Result<Unserializable, HandlerError> {
+        Ok(Unserializable)
+    }
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let router = Router::builder()
+        .handler(1, fails)
+        .handler(2, unserializable)
+        .build()
+        .unwrap();
+    let client = TestRouter::new(router);
+    client.call(1, json!({})).await;
+    client.call(2, json!({})).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("handler failed"), "{text}");
+    assert!(text.contains("does not serialize"), "{text}");
+    assert!(
+        !text.lines().any(|line| line.starts_with("FORGED")),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{text}");
+}

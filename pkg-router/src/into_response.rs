@@ -90,7 +90,8 @@ impl IntoResponse for ResponseModel {
 impl IntoResponse for HandlerError {
     fn into_reply(self, pkg_id: u32, req_id: Uuid) -> Reply {
         if let HandlerError::Internal(source) = &self {
-            tracing::error!(pkg_id, %req_id, error = %source, "handler failed");
+            // Escaped (Debug of the text): an error message may quote client input.
+            tracing::error!(pkg_id, %req_id, error = ?source.to_string(), "handler failed");
         }
         self.to_response(pkg_id, req_id).into()
     }

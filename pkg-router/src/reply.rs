@@ -116,7 +116,8 @@ impl Reply {
                 data,
             }),
             Err(err) => {
-                tracing::error!(pkg_id, %req_id, error = %err, "handler result does not serialize");
+                // Escaped: a custom `Serialize` error may quote the data.
+                tracing::error!(pkg_id, %req_id, error = ?err.to_string(), "handler result does not serialize");
                 crate::HandlerError::internal(err)
                     .to_response(pkg_id, req_id)
                     .into()
