@@ -9,6 +9,7 @@ mod support;
 use pkg_router::transport::{AuthMode, WsConfig};
 use pkg_router::{HandlerError, Hub, RequestModel, Router, close_code};
 use serde_json::{Value, json};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::Server;
@@ -441,4 +442,57 @@ async fn over_the_pending_limit_new_connections_are_closed_and_upgraded_ones_do_
         assert!(!closed_within(stream, Duration::from_millis(50)).await);
     }
     task.abort();
+}
+
+#[tokio::test]
+async fn a_request_longer_than_the_grace_period_is_abandoned_and_the_client_still_gets_1001() {
+    let server = open_server(|config| config.shutdown_grace = Duration::from_millis(200)).await;
+    let mut raw = Raw::connect(server.addr).await;
+    raw.request(1, 60_000).await;
+    // Its answer proves the slow request was read (frames are read in order).
+    raw.request(2, 0).await;
+    assert_eq!(raw.next().await.unwrap().opcode, TEXT);
+    let shutdown = shut_down(&server.hub);
+    let (code, answers) = raw.close_code().await;
+    assert_eq!((code, answers.len()), (close_code::GOING_AWAY, 0));
+    raw.finish_close().await;
+    shutdown.await.unwrap();
+}
+
+#[tokio::test]
+async fn serve_returns_after_its_shutdown_timeout_even_with_connections_left() {
+    let hub = Hub::new();
+    let mut config = WsConfig::default();
+    config.auth = AuthMode::Disabled;
+    config.shutdown_grace = Duration::from_secs(600);
+    let endpoint = pkg_router::transport::Endpoint::new(router(), hub.clone(), config);
+    let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        pkg_router::axum::serve(listener, app, hub.clone())
+            .with_shutdown_signal(async move {
+                let _ = stopped.await;
+            })
+            .shutdown_timeout(Duration::from_millis(300))
+            .into_future(),
+    );
+    let mut raw = Raw::connect(addr).await;
+    raw.request(1, 600_000).await; // outlives every timeout but the grace period
+    raw.request(2, 0).await;
+    assert_eq!(raw.next().await.unwrap().opcode, TEXT);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve did not return after its shutdown timeout")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        hub.connection_count(),
+        1,
+        "the connection was still draining"
+    );
+    // No new connection is accepted any more.
+    assert!(TcpStream::connect(addr).await.is_err());
 }

@@ -28,6 +28,9 @@ use tokio::time::{Instant, Interval, Sleep};
 
 /// The longest the last frames and the close frame may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// At shutdown, how long the socket must stay without a new frame before reading stops. Not
+/// zero: a frame can sit in the kernel before the runtime's reactor reports it readable.
+const READ_OUT_QUIET: Duration = Duration::from_millis(20);
 /// Frames handed to the socket per flush at most: one write for a burst, yet bounded.
 const MAX_BATCH: usize = 64;
 /// Frames written in one wake at most before yielding to the other tasks of the thread.
@@ -110,8 +113,8 @@ pub(super) enum Stop {
 pub(super) enum Reading {
     /// Read and run requests until a stop.
     Open,
-    /// Shutting down: read what has already arrived, until the socket has no complete frame
-    /// ready, then turn `Closed`.
+    /// Shutting down: read what has already arrived, until the socket has had no complete
+    /// frame for [`READ_OUT_QUIET`], then turn `Closed`.
     UntilIdle,
     /// Read nothing more; the loop ends with [`Stop::Drained`] once every request is answered.
     Closed,
@@ -143,6 +146,8 @@ pub(super) struct Driver<'d, C, S, D, F> {
     limits: Limits,
     malformed: u32,
     reading: Reading,
+    /// While `UntilIdle`: runs from the read that found the socket empty.
+    quiet: Option<Pin<Box<Sleep>>>,
 }
 
 /// The numbers the loop works with (from [`WsConfig`](super::WsConfig)).
@@ -226,6 +231,7 @@ where
             limits,
             malformed: 0,
             reading: Reading::Open,
+            quiet: None,
         }
     }
 
@@ -354,12 +360,18 @@ where
                     Poll::Pending => {
                         may_read = false;
                         if self.reading == Reading::UntilIdle {
-                            // Everything that arrived before the shutdown is read.
-                            self.reading = Reading::Closed;
-                            progress = true;
+                            let quiet = self.quiet.get_or_insert_with(|| {
+                                Box::pin(tokio::time::sleep(READ_OUT_QUIET))
+                            });
+                            if quiet.as_mut().poll(cx).is_ready() {
+                                // Everything that arrived before the shutdown is read.
+                                self.reading = Reading::Closed;
+                                progress = true;
+                            }
                         }
                     }
                     Poll::Ready(frame) => {
+                        self.quiet = None;
                         self.seen = true;
                         progress = true;
                         match frame {
