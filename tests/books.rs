@@ -737,3 +737,78 @@ async fn a_title_cannot_forge_log_lines() {
     );
     assert!(!text.contains('\u{1b}'), "{text}");
 }
+
+/// A token with the claims the README documents (subject, username, realm roles, expiry) and
+/// `iss` only when given.
+fn documented_token(issuer: Option<&str>) -> String {
+    let mut claims = pkg_router::jwt::Claims::new("alice")
+        .username("alice")
+        .realm_roles(["view-books".to_owned()])
+        .expires_in(Duration::from_secs(300));
+    if let Some(issuer) = issuer {
+        claims = claims.issuer(issuer);
+    }
+    claims.sign_hs256(app::DEV_SECRET).unwrap()
+}
+
+/// Authenticates a new WebSocket with `token`: `Ok` on `auth_ok`, else the close code.
+async fn ws_auth(books: &Books, token: &str) -> Result<(), u16> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("ws://{}/web", books.running.addr);
+    let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let frame = json!({"type": "auth", "token": format!("Bearer {token}")});
+    client.send(Message::text(frame.to_string())).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), client.next())
+        .await
+        .unwrap();
+    match first {
+        Some(Ok(Message::Text(text))) if text.as_str() == r#"{"type":"auth_ok"}"# => Ok(()),
+        Some(Ok(Message::Close(Some(frame)))) => Err(u16::from(frame.code)),
+        other => panic!("expected auth_ok or a close frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn by_default_tokens_need_no_issuer() {
+    let books = Books::start().await;
+    for issuer in [None, Some("https://sso.example.com/realms/books")] {
+        let token = documented_token(issuer);
+        assert_eq!(ws_auth(&books, &token).await, Ok(()), "{issuer:?}");
+        assert_eq!(
+            books.http_get("/api/books", Some(&token)).await.0,
+            200,
+            "{issuer:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_configured_issuer_is_required() {
+    const ISSUER: &str = "https://sso.example.com/realms/books";
+    let books = Books::start_with(|settings| settings.jwt_issuer = Some(ISSUER.into())).await;
+    for (token, accepted) in [
+        (documented_token(None), false),
+        (documented_token(Some("https://evil.example.com")), false),
+        (documented_token(Some(ISSUER)), true),
+        (
+            app::web::mint_issued(
+                app::DEV_SECRET,
+                Some(ISSUER),
+                "bob",
+                &["view-books".to_owned()],
+                Duration::from_secs(300),
+            )
+            .unwrap(),
+            true,
+        ),
+    ] {
+        let (ws, http) = if accepted {
+            (Ok(()), 200)
+        } else {
+            (Err(4001), 401)
+        };
+        assert_eq!(ws_auth(&books, &token).await, ws);
+        assert_eq!(books.http_get("/api/books", Some(&token)).await.0, http);
+    }
+}

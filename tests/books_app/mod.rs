@@ -17,9 +17,15 @@ pub(crate) struct Books {
 impl Books {
     /// Starts the app with the dev secret and no rate limit.
     pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`start`](Self::start), with `change` applied to the settings first.
+    pub(crate) async fn start_with(change: impl FnOnce(&mut app::Settings)) -> Self {
         let db_path = std::env::temp_dir().join(format!("books-test-{}.db", uuid::Uuid::new_v4()));
         let mut settings = settings(db_path.clone());
         settings.ws.rate_limit = None;
+        change(&mut settings);
         let running = app::start(settings).await.unwrap();
         Self { running, db_path }
     }
@@ -31,6 +37,7 @@ pub(crate) fn settings(db: PathBuf) -> app::Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
         db,
         jwt_secret: None,
+        jwt_issuer: None,
         ws: pkg_router::transport::WsConfig::default(),
     }
 }

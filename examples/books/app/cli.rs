@@ -13,10 +13,11 @@ USAGE:
     cargo run --example books -- token --user NAME --roles A,B [--ttl SECONDS]
     cargo run --example books -- routes
 
-OPTIONS (serve; each also from the environment):
+OPTIONS (serve; each also from the environment; token reads --jwt-secret and --jwt-issuer):
     --addr ADDR         listen address [BOOKS_ADDR, default 127.0.0.1:8000]
     --db PATH           SQLite file, created and migrated on first start [BOOKS_DB, default books.db]
     --jwt-secret SECRET HS256 secret [BOOKS_JWT_SECRET, default: a public dev secret]
+    --jwt-issuer ISS    the `iss` tokens must carry [BOOKS_JWT_ISSUER, default: not checked]
 ";
 
 /// Reads `--name value` from `args`, else the environment variable.
@@ -34,6 +35,8 @@ pub async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let secret = option(&args, "--jwt-secret", Some("BOOKS_JWT_SECRET"));
+    // An empty BOOKS_JWT_ISSUER means none, not "tokens must carry an empty `iss`".
+    let issuer = option(&args, "--jwt-issuer", Some("BOOKS_JWT_ISSUER")).filter(|i| !i.is_empty());
     match args.first().map(String::as_str) {
         Some("token") => {
             let Some(user) = option(&args, "--user", None) else {
@@ -52,8 +55,9 @@ pub async fn main() -> ExitCode {
             let ttl = option(&args, "--ttl", None)
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(3600);
-            match web::mint(
+            match web::mint_issued(
                 secret.as_deref().unwrap_or(DEV_SECRET),
+                issuer.as_deref(),
                 &user,
                 &roles,
                 Duration::from_secs(ttl),
@@ -91,11 +95,11 @@ pub async fn main() -> ExitCode {
             eprintln!("unknown command `{other}`\n\n{HELP}");
             ExitCode::FAILURE
         }
-        _ => serve(&args, secret).await,
+        _ => serve(&args, secret, issuer).await,
     }
 }
 
-async fn serve(args: &[String], secret: Option<String>) -> ExitCode {
+async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) -> ExitCode {
     let addr =
         option(args, "--addr", Some("BOOKS_ADDR")).unwrap_or_else(|| "127.0.0.1:8000".into());
     let Ok(addr) = addr.parse() else {
@@ -112,6 +116,7 @@ async fn serve(args: &[String], secret: Option<String>) -> ExitCode {
         addr,
         db: db.into(),
         jwt_secret: secret.clone(),
+        jwt_issuer: issuer,
         ws: WsConfig::default(),
     };
     let running = match super::start(settings).await {

@@ -26,8 +26,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The issuer of the tokens this demo accepts.
-pub const ISSUER: &str = "books-demo";
 /// The public development secret, used (with a warning) when none is configured.
 pub const DEV_SECRET: &str = "books-demo-dev-secret-do-not-use-in-production";
 
@@ -38,6 +36,8 @@ pub struct Settings {
     pub db: PathBuf,
     /// `None`: the public dev secret (and the `/dev/token` endpoint) are used.
     pub jwt_secret: Option<String>,
+    /// The `iss` tokens must carry; `None`: `iss` is not checked.
+    pub jwt_issuer: Option<String>,
     pub ws: WsConfig,
 }
 
@@ -79,9 +79,10 @@ pub async fn start(
         .jwt_secret
         .clone()
         .unwrap_or_else(|| DEV_SECRET.to_owned());
-    let auth = JwtAuthenticator::hs256(&secret)
-        .issuer(ISSUER)
-        .leeway(std::time::Duration::from_secs(5));
+    let mut auth = JwtAuthenticator::hs256(&secret).leeway(std::time::Duration::from_secs(5));
+    if let Some(issuer) = &settings.jwt_issuer {
+        auth = auth.issuer(issuer.clone());
+    }
     let hub = Hub::new();
     let web = web::Web {
         db: db.clone(),
@@ -89,6 +90,7 @@ pub async fn start(
         auth,
         asyncapi: Arc::new(router.asyncapi("Books API", env!("CARGO_PKG_VERSION"), "/web")),
         dev_secret: settings.jwt_secret.is_none().then(|| secret.clone()),
+        issuer: settings.jwt_issuer.clone(),
     };
     let app = web::routes(web, router.clone(), settings.ws.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;

@@ -25,6 +25,8 @@ pub struct Web {
     pub asyncapi: Arc<Value>,
     /// The secret, when it is the public dev default (enables `/dev/token`).
     pub dev_secret: Option<String>,
+    /// The issuer tokens must carry, if one is configured (`/dev/token` puts it in).
+    pub issuer: Option<String>,
 }
 
 pub fn routes(web: Web, router: Router, config: WsConfig) -> HttpRouter {
@@ -157,8 +159,9 @@ async fn dev_token(State(web): State<Web>, Json(request): Json<TokenRequest>) ->
     let Some(secret) = &web.dev_secret else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match mint(
+    match mint_issued(
         secret,
+        web.issuer.as_deref(),
         &request.user,
         &request.roles,
         Duration::from_secs(3600),
@@ -168,13 +171,26 @@ async fn dev_token(State(web): State<Web>, Json(request): Json<TokenRequest>) ->
     }
 }
 
-/// A signed dev token with Keycloak-style claims.
+/// A signed dev token with Keycloak-style claims and no issuer (what the server accepts unless
+/// `--jwt-issuer` is set).
 pub fn mint(secret: &str, user: &str, roles: &[String], ttl: Duration) -> Result<String, String> {
-    Claims::new(user)
+    mint_issued(secret, None, user, roles, ttl)
+}
+
+/// [`mint`], with `iss` set to `issuer` when one is configured.
+pub fn mint_issued(
+    secret: &str,
+    issuer: Option<&str>,
+    user: &str,
+    roles: &[String],
+    ttl: Duration,
+) -> Result<String, String> {
+    let mut claims = Claims::new(user)
         .username(user)
-        .issuer(super::ISSUER)
         .realm_roles(roles.iter().cloned())
-        .expires_in(ttl)
-        .sign_hs256(secret)
-        .map_err(|e| e.to_string())
+        .expires_in(ttl);
+    if let Some(issuer) = issuer {
+        claims = claims.issuer(issuer);
+    }
+    claims.sign_hs256(secret).map_err(|e| e.to_string())
 }
