@@ -6,7 +6,8 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprArray, Ident, Lit, LitStr, Token, Type};
 
-const ARGUMENTS: &str = "`id`, `roles`, `schema`, `schema_json`, `timeout`";
+/// The accepted argument names, in the order error messages list them.
+const ARGUMENTS: &[&str] = &["id", "roles", "schema", "schema_json", "timeout"];
 /// The largest package id, `2^31 - 1` (`pkg_router::MAX_PKG_ID`).
 const MAX_PKG_ID: u64 = i32::MAX as u64;
 
@@ -26,6 +27,12 @@ pub(crate) enum Schema {
     Json(Expr),
 }
 
+/// [`ARGUMENTS`] as error messages list them: "`id`, `roles`, ...".
+fn argument_list() -> String {
+    let quoted: Vec<String> = ARGUMENTS.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
+}
+
 /// One `name = value` pair, value not yet interpreted.
 struct RawArg {
     name: Ident,
@@ -38,7 +45,7 @@ impl Parse for RawArg {
         if !input.peek(Token![=]) {
             return Err(syn::Error::new(
                 name.span(),
-                format!("expected `{name} = ...`; arguments are {ARGUMENTS}"),
+                format!("expected `{name} = ...`; arguments are {}", argument_list()),
             ));
         }
         input.parse::<Token![=]>()?;
@@ -91,14 +98,13 @@ impl Args {
         let mut timeout = None;
         for arg in raw {
             let key = arg.name.to_string();
-            let known = matches!(
-                key.as_str(),
-                "id" | "roles" | "schema" | "schema_json" | "timeout"
-            );
-            if !known {
+            if !ARGUMENTS.contains(&key.as_str()) {
                 errors.push(syn::Error::new(
                     arg.name.span(),
-                    format!("unknown argument `{key}`, expected one of: {ARGUMENTS}"),
+                    format!(
+                        "unknown argument `{key}`, expected one of: {}",
+                        argument_list()
+                    ),
                 ));
                 continue;
             }
