@@ -1,4 +1,5 @@
-//! Wire rules of PROTOCOL.md sections 2 and 4.3, driven through the frame-level entry point.
+//! Wire rules of [protocol §2 and §4.3](pkg_router::protocol), driven through the frame-level
+//! entry point.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use pkg_router::{HandlerError, RequestModel, ResponseModel, Router, RspCode, Session};

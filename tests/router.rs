@@ -1,4 +1,5 @@
-//! The dispatch pipeline (PROTOCOL.md section 4) and the router builder, over the public API.
+//! The dispatch pipeline ([protocol §4](pkg_router::protocol#4-processing-rules)) and the router
+//! builder, over the public API.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use pkg_router::testing::{ResponseExt, TestRouter, principal, request};

@@ -1,4 +1,4 @@
-//! The WebSocket transport over real sockets: PROTOCOL.md sections 1, 4 and 6.
+//! The WebSocket transport over real sockets: [protocol](pkg_router::protocol) §1, §4 and §6.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod support;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 ///
 /// Implemented for:
 ///
-/// - [`ResponseModel`]: sent as it is (envelope style, as in the Python design);
+/// - [`ResponseModel`]: sent as it is (envelope style);
 /// - `Result<T, E>` where `T: Serialize` and `E: Into<HandlerError>`: `Ok` becomes status `OK`
 ///   with `T` as `data`, `Err` becomes the error's status, code and message;
 /// - `Result<ResponseModel, E>` and `Result<Paginated<T>, E>`;

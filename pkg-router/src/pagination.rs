@@ -1,4 +1,5 @@
-//! Pagination (PROTOCOL.md section 5): [`PageParams`] in, [`PageMeta`] out, [`Paginated`] results.
+//! Pagination ([protocol §5](crate::protocol#5-pagination)): [`PageParams`] in, [`PageMeta`]
+//! out, [`Paginated`] results.
 
 use crate::error::{HandlerError, Violation};
 use schemars::JsonSchema;
@@ -184,7 +185,8 @@ pub struct PageParams {
     /// Items per page (default 20, at most the router's maximum).
     pub per_page: u32,
     /// Opaque cursor; when present the handler pages by cursor instead of offset. Any non-null
-    /// cursor selects cursor mode (the Python design's rule): `""` starts it from the first item.
+    /// cursor selects cursor mode ([protocol §5](crate::protocol#5-pagination)): `""` starts it
+    /// from the first item.
     pub cursor: Option<String>,
     /// Application-defined filters (default `{}`).
     pub filters: Map<String, Value>,

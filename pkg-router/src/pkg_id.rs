@@ -23,7 +23,7 @@
 /// ```
 pub const MAX_PKG_ID: u32 = i32::MAX as u32;
 
-/// Declares named package ids, the Rust counterpart of the Python design's `class PkgID(IntEnum)`.
+/// Declares the API's package ids, each with a name.
 ///
 /// The macro defines a `Copy` enum whose variants carry the numeric ids, plus:
 ///

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// The `status_code` of a response (PROTOCOL.md section 3).
+/// The `status_code` of a response ([protocol §3](crate::protocol#3-status-codes-status_code)).
 ///
 /// The numeric values are the ones the Python package router puts on the wire, so existing
 /// clients keep working.
@@ -111,7 +111,8 @@ impl<'de> Deserialize<'de> for RspCode {
     }
 }
 
-/// The error `code` strings this library puts in `data.code` (PROTOCOL.md section 3).
+/// The error `code` strings this library puts in `data.code`
+/// ([protocol §3](crate::protocol#3-status-codes-status_code)).
 ///
 /// Applications may use their own codes as well; these are the ones the router itself emits.
 /// Clients should branch on the code, which is stable, rather than on `msg`, which is for people.

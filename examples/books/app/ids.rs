@@ -1,4 +1,4 @@
-//! The books API's package ids (PROTOCOL.md numbering of the Python design).
+//! The books API's package ids (the numbering of the Python design, whose clients keep working).
 
 pkg_router::pkg_ids! {
     /// Every package id of the books API.

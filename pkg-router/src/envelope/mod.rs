@@ -1,4 +1,5 @@
-//! The JSON envelopes of PROTOCOL.md section 2: requests, responses and broadcasts.
+//! The JSON envelopes of [protocol §2](crate::protocol#2-envelopes-json): requests, responses and
+//! broadcasts.
 
 mod broadcast;
 mod decode;

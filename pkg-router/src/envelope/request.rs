@@ -8,7 +8,8 @@ use uuid::Uuid;
 ///
 /// `data` is always a JSON object (an absent or `null` `data` on the wire reads as `{}`).
 /// Decode frames with [`RequestModel::from_json`], which applies the strict rules of
-/// PROTOCOL.md section 2; serialize with `serde_json` (clients and tests do).
+/// [protocol §2](crate::protocol#2-envelopes-json); serialize with `serde_json` (clients and
+/// tests do).
 ///
 /// # Examples
 ///
@@ -61,7 +62,8 @@ impl RequestModel {
         }
     }
 
-    /// Decodes a frame strictly (PROTOCOL.md sections 2 and 4.3).
+    /// Decodes a frame strictly ([protocol §2](crate::protocol#2-envelopes-json) and
+    /// [§4.3](crate::protocol#43-malformed-frames)).
     ///
     /// `pkg_id` must be a JSON integer (never a string), `req_id` a UUID string in any of its
     /// textual forms, `data` an object, `null` or absent; other top-level keys are ignored.

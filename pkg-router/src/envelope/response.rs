@@ -133,7 +133,7 @@ impl ResponseModel {
         }
     }
 
-    /// An error response with a message, as in the Python design.
+    /// An error response with just a message.
     ///
     /// The `code` is derived from the status: `error`, `invalid_data` or `permission_denied`.
     /// Use [`ResponseModel::error`] to choose the code and attach details.

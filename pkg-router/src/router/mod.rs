@@ -34,10 +34,10 @@ use uuid::Uuid;
 /// Built once with [`Router::builder`]; cheap to clone (shared); every method takes `&self`, so one
 /// router serves all connections concurrently.
 ///
-/// Each request goes through the checks of PROTOCOL.md section 4, in this order: envelope ->
-/// handler exists -> roles -> schema -> handler. A handler that panics is answered with
-/// `ERROR`/`internal_error` and the router keeps serving; one that exceeds its timeout with
-/// `ERROR`/`timeout`.
+/// Each request goes through the checks of [protocol §4](crate::protocol#4-processing-rules),
+/// in this order: envelope -> handler exists -> roles -> schema -> handler. A handler that
+/// panics is answered with `ERROR`/`internal_error` and the router keeps serving; one that
+/// exceeds its timeout with `ERROR`/`timeout`.
 ///
 /// # Examples
 ///
@@ -135,7 +135,7 @@ impl Router {
     /// Handles one JSON text frame and returns the response's JSON text.
     ///
     /// Never fails: a malformed frame is answered with `INVALID_DATA`/`invalid_envelope`
-    /// (echoing whatever ids could be read), as PROTOCOL.md section 4.3 requires.
+    /// (echoing whatever ids could be read), as [protocol §4.3](crate::protocol#43-malformed-frames) requires.
     pub async fn handle_json(&self, session: &Session, frame: &str) -> String {
         self.handle_json_frame(session, frame).await.0
     }

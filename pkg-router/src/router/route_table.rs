@@ -40,8 +40,7 @@ pub struct RouteInfo {
     pub location: Option<String>,
 }
 
-/// Every declared and handled id of a router, sorted by id; `Display` prints it as a table
-/// (the Python design's `make ws-handlers`).
+/// Every declared and handled id of a router, sorted by id; `Display` prints it as a table.
 ///
 /// # Examples
 ///
