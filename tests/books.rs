@@ -196,6 +196,25 @@ async fn create_update_delete_a_book_with_broadcasts_to_another_client() {
 }
 
 #[tokio::test]
+async fn book_pushes_reach_only_connections_that_may_view_books() {
+    let books = Books::start().await;
+    let mut writer = books.login("writer", &["create-book"]).await;
+    let mut stranger = books.login("stranger", &[]).await;
+    let mut reader = books.login("reader", &["view-books"]).await;
+
+    let created = create_book(&mut writer, "A Secret Title", 1, None).await;
+    let id = ok(&created)["id"].clone();
+    assert_eq!(next_push(&mut reader).await["data"]["id"], id);
+    for client in [&mut writer, &mut stranger] {
+        let nothing = tokio::time::timeout(Duration::from_millis(200), next_json(client)).await;
+        assert!(
+            nothing.is_err(),
+            "a push reached a connection without view-books"
+        );
+    }
+}
+
+#[tokio::test]
 async fn domain_errors_map_to_the_protocol() {
     let books = Books::start().await;
     let mut admin = books.admin().await;

@@ -4,7 +4,7 @@
 use futures_util::StreamExt;
 use pkg_router::jwt::{Claims, JwtAuthenticator};
 use pkg_router::transport::{Endpoint, WsConfig};
-use pkg_router::{HandlerError, Hub, Principal, Route, Router, RspCode};
+use pkg_router::{HandlerError, Principal, Route, Router, RspCode};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 use tokio_tungstenite::connect_async;
@@ -22,7 +22,7 @@ async fn start() -> String {
         .build()
         .unwrap();
     let auth = JwtAuthenticator::hs256(SECRET).issuer("books-dev");
-    let endpoint = Endpoint::new(router, Hub::new(), WsConfig::default()).with_authenticator(auth);
+    let endpoint = Endpoint::new(router, WsConfig::default()).with_authenticator(auth);
     let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/web", listener.local_addr().unwrap());

@@ -44,6 +44,7 @@ async fn who(principal: Principal, connection: ConnectionInfo) -> Result<Value, 
 
 fn router() -> Router {
     Router::builder()
+        .hub(Hub::new())
         .handler(ECHO, echo)
         .route(Route::new(PROTECTED, echo).roles(["create-book"]))
         .handler(SLOW, slow)
@@ -415,11 +416,12 @@ async fn every_connection_of_a_principal_receives_broadcasts() {
             json!({"pkg_id": PUSH, "req_id": "00000000-0000-0000-0000-000000000000", "data": {"id": 12, "action": "created"}})
         );
     }
-    // send_to_principal reaches both of alice's connections and not bob's.
+    // A push to a principal reaches both of alice's connections and not bob's.
     assert_eq!(
         server
             .hub
-            .send_to_principal("alice", PUSH, &json!({"to": "alice"}))
+            .to_principal("alice")
+            .push(PUSH, &json!({"to": "alice"}))
             .unwrap(),
         2
     );
@@ -644,7 +646,7 @@ async fn a_long_auth_error_still_arrives_as_a_readable_4001() {
             Box::pin(async { Err(AuthError::InvalidToken("é".repeat(300))) })
         }
     }
-    let endpoint = Endpoint::new(router(), Hub::new(), config()).with_authenticator(Verbose);
+    let endpoint = Endpoint::new(router(), config()).with_authenticator(Verbose);
     let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/web", listener.local_addr().unwrap());

@@ -386,10 +386,10 @@ async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
 async fn serve_with(
     change: impl FnOnce(pkg_router::axum::Serve) -> pkg_router::axum::Serve,
 ) -> (SocketAddr, Hub, tokio::task::JoinHandle<()>) {
-    let hub = Hub::new();
     let mut config = WsConfig::default();
     config.auth = AuthMode::Disabled;
-    let endpoint = pkg_router::transport::Endpoint::new(router(), hub.clone(), config);
+    let endpoint = pkg_router::transport::Endpoint::new(router(), config);
+    let hub = endpoint.hub().clone();
     let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -461,11 +461,11 @@ async fn a_request_longer_than_the_grace_period_is_abandoned_and_the_client_stil
 
 #[tokio::test]
 async fn serve_returns_after_its_shutdown_timeout_even_with_connections_left() {
-    let hub = Hub::new();
     let mut config = WsConfig::default();
     config.auth = AuthMode::Disabled;
     config.shutdown_grace = Duration::from_secs(600);
-    let endpoint = pkg_router::transport::Endpoint::new(router(), hub.clone(), config);
+    let endpoint = pkg_router::transport::Endpoint::new(router(), config);
+    let hub = endpoint.hub().clone();
     let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -11,7 +11,7 @@ mod error;
 mod extract;
 pub mod from_python;
 mod handler;
-mod hub;
+pub mod hub;
 mod into_response;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
@@ -37,10 +37,7 @@ pub use envelope::{
 pub use error::{HandlerError, Violation};
 pub use extract::{Data, Extension, FromRequest, HandlerNeeds, RequestContext, RequestIds, State};
 pub use handler::{BoxFuture, Handler};
-pub use hub::{
-    BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, LocalBackend,
-    MAX_REASON_BYTES, Outbound, Push, RegisterError, Registration, RemoteDelivery, close_code,
-};
+pub use hub::{CloseReason, ConnectionId, ConnectionInfo, Hub, MAX_REASON_BYTES, Push, close_code};
 pub use into_response::IntoResponse;
 pub use pagination::{DEFAULT_MAX_PER_PAGE, DEFAULT_PER_PAGE, PageMeta, PageParams, Paginated};
 pub use pkg_id::{IntoPkgId, MAX_PKG_ID};

@@ -66,8 +66,21 @@ impl Server {
         config: WsConfig,
         send_buffer: Option<u32>,
     ) -> Self {
-        let hub = Hub::new();
-        let endpoint = Endpoint::new(router, hub.clone(), config).with_authenticator(TestAuth);
+        Self::start_endpoint(Endpoint::new(router, config), send_buffer).await
+    }
+
+    /// Like `start`, with changes to the endpoint (lifecycle hooks).
+    pub async fn start_with(
+        router: Router,
+        config: WsConfig,
+        change: impl FnOnce(Endpoint) -> Endpoint,
+    ) -> Self {
+        Self::start_endpoint(change(Endpoint::new(router, config)), None).await
+    }
+
+    async fn start_endpoint(endpoint: Endpoint, send_buffer: Option<u32>) -> Self {
+        let endpoint = endpoint.with_authenticator(TestAuth);
+        let hub = endpoint.hub().clone();
         let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         if let Some(size) = send_buffer {

@@ -12,11 +12,12 @@
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use pkg_router::{CloseReason, Hub, Outbound, Registration};
+use pkg_router::testing::{TestConnection, TestHub};
+use pkg_router::{Hub, Principal};
 use serde::Serialize;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 #[derive(Serialize)]
 struct BookCreated<'a> {
@@ -40,37 +41,24 @@ struct Envelope<'a, T> {
     data: &'a T,
 }
 
-/// `n` registered connections: their registrations and queues.
+/// `n` connections on a hub (test doubles: a queue each, as a transport's connection has).
 struct Connections {
-    hub: Hub,
-    _registrations: Vec<Registration>,
-    queues: Vec<mpsc::Receiver<Outbound>>,
-    _closes: Vec<watch::Receiver<Option<CloseReason>>>,
+    hub: TestHub,
+    connections: Vec<TestConnection>,
 }
 
 fn connections(n: usize) -> Connections {
-    let hub = Hub::new();
-    let mut registrations = Vec::with_capacity(n);
-    let mut queues = Vec::with_capacity(n);
-    let mut closes = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (queue, outbound) = mpsc::channel(256);
-        let (close, closed) = watch::channel(None);
-        registrations.push(hub.register(None, 1, queue, close).unwrap());
-        queues.push(outbound);
-        closes.push(closed);
-    }
-    Connections {
-        hub,
-        _registrations: registrations,
-        queues,
-        _closes: closes,
-    }
+    // `From<Hub>`: no recording of what is sent, as in a server.
+    let hub = TestHub::from(Hub::new());
+    let connections = (0..n)
+        .map(|_| hub.connect(Principal::anonymous()))
+        .collect();
+    Connections { hub, connections }
 }
 
-fn drain(queues: &mut [mpsc::Receiver<Outbound>]) {
-    for queue in queues {
-        while queue.try_recv().is_ok() {}
+fn drain(connections: &[TestConnection]) {
+    for connection in connections {
+        connection.take_pushes();
     }
 }
 
@@ -108,7 +96,7 @@ fn broadcast(c: &mut Criterion) {
             });
         });
 
-        let mut hub = connections(n);
+        let hub = connections(n);
         group.bench_with_input(BenchmarkId::new("hub", n), &n, |b, _| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -116,12 +104,12 @@ fn broadcast(c: &mut Criterion) {
                     let start = Instant::now();
                     let queued = hub.hub.broadcast(100u32, black_box(&EVENT)).unwrap();
                     // The writer of each connection sends this frame, built once per push.
-                    if let Ok(Outbound::Push(push)) = hub.queues[0].try_recv() {
+                    if let Some(push) = hub.connections[0].take_pushes().first() {
                         black_box(push.json_frame());
                     }
                     total += start.elapsed();
                     assert_eq!(queued, n);
-                    drain(&mut hub.queues);
+                    drain(&hub.connections);
                 }
                 total
             });

@@ -125,6 +125,7 @@ async fn pkg_router_server(addr: SocketAddr) -> Result<(), BenchError> {
     use pkg_router::{Hub, Route, Router};
 
     let router = Router::builder()
+        .hub(Hub::new())
         .state(Store::default())
         .route(
             Route::new(CREATE_BOOK, pkg::create_book)
@@ -144,8 +145,8 @@ async fn pkg_router_server(addr: SocketAddr) -> Result<(), BenchError> {
     config.max_connections_per_principal = 100_000;
     config.outbound_queue = 4096;
     // read_buffer_size / write_buffer_size stay at their defaults (4 KiB each): measured as is.
-    let endpoint = Endpoint::new(router, Hub::new(), config)
-        .with_authenticator(JwtAuthenticator::hs256(JWT_SECRET));
+    let endpoint =
+        Endpoint::new(router, config).with_authenticator(JwtAuthenticator::hs256(JWT_SECRET));
     let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

@@ -77,7 +77,7 @@ pub async fn main() -> ExitCode {
             let dir = std::env::temp_dir().join(format!("books-routes-{}.db", std::process::id()));
             let result = async {
                 let db = super::db::Db::open(&dir).await?;
-                let router = super::build_router(db)?;
+                let router = super::build_router(db, pkg_router::Hub::new())?;
                 print!("{}", router.routes());
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
             }

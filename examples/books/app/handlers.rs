@@ -47,6 +47,10 @@ async fn get_paginated_authors(
         .await
 }
 
+/// Who may see book pushes: the holders of GET_BOOKS's role, so a push never tells a
+/// connection more than it could read.
+const READERS: [&str; 1] = ["view-books"];
+
 #[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], schema = CreateBook)]
 async fn create_book(
     Data(input): Data<CreateBook>,
@@ -57,7 +61,7 @@ async fn create_book(
     // `?`: Debug escapes newlines and control characters, so a title cannot forge log lines.
     tracing::info!(book_id = book.id, title = ?book.title, "book created");
     // After the commit: a failed transaction never announces a book.
-    hub.broadcast(
+    hub.to_roles(READERS).push(
         PkgID::BOOK_CREATED,
         &BookEvent {
             id: book.id,
@@ -92,7 +96,7 @@ async fn update_book(
 ) -> Result<Book, HandlerError> {
     let book = UpdateBookCommand(&db).execute(&input).await?;
     tracing::info!(book_id = book.id, "book updated");
-    hub.broadcast(
+    hub.to_roles(READERS).push(
         PkgID::BOOK_UPDATED,
         &BookEvent {
             id: book.id,
@@ -111,7 +115,7 @@ async fn delete_book(
 ) -> Result<Value, HandlerError> {
     let title = DeleteBookCommand(&db).execute(input.id).await?;
     tracing::info!(book_id = input.id, ?title, "book deleted");
-    hub.broadcast(
+    hub.to_roles(READERS).push(
         PkgID::BOOK_DELETED,
         &BookEvent {
             id: input.id,

@@ -50,10 +50,12 @@ pub struct Running {
     pub server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
 }
 
-/// Builds the router with every handler of this crate (`#[pkg_handler]`, registered at link time).
-pub fn build_router(db: Db) -> Result<Router, pkg_router::BuildError> {
+/// Builds the router with every handler of this crate (`#[pkg_handler]`, registered at link
+/// time); handlers push through `hub`, and the WebSocket endpoint registers connections in it.
+pub fn build_router(db: Db, hub: Hub) -> Result<Router, pkg_router::BuildError> {
     let info = ServerInfo::default();
     let router = Router::builder()
+        .hub(hub)
         .state(db)
         .state(info.clone())
         .with_registered()
@@ -74,7 +76,8 @@ pub async fn start(
 ) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
     let db = Db::open(&settings.db).await?;
     db.seed().await?;
-    let router = build_router(db.clone())?;
+    let hub = Hub::new();
+    let router = build_router(db.clone(), hub.clone())?;
     let secret = settings
         .jwt_secret
         .clone()
@@ -83,7 +86,6 @@ pub async fn start(
     if let Some(issuer) = &settings.jwt_issuer {
         auth = auth.issuer(issuer.clone());
     }
-    let hub = Hub::new();
     let web = web::Web {
         db: db.clone(),
         hub: hub.clone(),

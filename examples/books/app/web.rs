@@ -30,8 +30,7 @@ pub struct Web {
 }
 
 pub fn routes(web: Web, router: Router, config: WsConfig) -> HttpRouter {
-    let endpoint =
-        Endpoint::new(router.clone(), web.hub.clone(), config).with_authenticator(web.auth.clone());
+    let endpoint = Endpoint::new(router.clone(), config).with_authenticator(web.auth.clone());
     let list_books = move |State(web): State<Web>, headers: HeaderMap, Query(query)| {
         list_books(web, router.clone(), headers, query)
     };

@@ -9,12 +9,12 @@
 //! use pkg_router::{Hub, Router};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let router = Router::builder().with_registered().build()?;
 //! let hub = Hub::new();
+//! let router = Router::builder().hub(hub.clone()).with_registered().build()?;
 //! let mut config = WsConfig::default();
 //! config.auth = AuthMode::Disabled;
 //! let app = axum::Router::new()
-//!     .route("/web", pkg_router::axum::ws(Endpoint::new(router, hub.clone(), config)));
+//!     .route("/web", pkg_router::axum::ws(Endpoint::new(router, config)));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! // Until SIGTERM or Ctrl-C; then every request already received is answered, and every
 //! // connection closed with 1001.
@@ -22,6 +22,8 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The endpoint's connections register in the router's hub; give `serve` the same hub.
 //!
 //! With `axum::serve` instead, pass `into_make_service_with_connect_info::<SocketAddr>()` (for
 //! the peer address) and call [`Hub::shutdown`](crate::Hub::shutdown) from its graceful-shutdown
@@ -74,7 +76,7 @@ use std::task::{Context, Poll, ready};
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Disabled;
-/// let endpoint = Endpoint::new(Router::builder().handler(1, ping).build()?, Hub::new(), config);
+/// let endpoint = Endpoint::new(Router::builder().handler(1, ping).build()?, config);
 /// let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// let addr = listener.local_addr()?;

@@ -60,9 +60,9 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 /// use pkg_router::{Hub, Router};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let router = Router::builder().with_registered().build()?;
 /// let hub = Hub::new();
-/// let endpoint = Endpoint::new(router, hub.clone(), WsConfig::default());
+/// let router = Router::builder().hub(hub.clone()).with_registered().build()?;
+/// let endpoint = Endpoint::new(router, WsConfig::default());
 /// let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 /// pkg_router::axum::serve(listener, app, hub).await?; // until SIGTERM or Ctrl-C
@@ -82,7 +82,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 /// let hub = Hub::new();
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Disabled;
-/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, hub.clone(), config);
+/// let router = Router::builder().hub(hub.clone()).allow_empty().build()?;
+/// let endpoint = Endpoint::new(router, config);
 /// let app = axum::Router::new().route("/web", pkg_router::axum::ws(endpoint));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// let url = format!("ws://{}/web", listener.local_addr()?);

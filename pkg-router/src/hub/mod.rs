@@ -1,15 +1,31 @@
-//! The connection [`Hub`]: every live connection, and broadcasts to them.
+//! The connection [`Hub`]: every live connection, rooms, and pushes and closes addressed to a
+//! [`Target`].
+//!
+//! | to reach | call |
+//! |---|---|
+//! | everyone | [`Hub::broadcast`] (= `hub.to_all().push(..)`) |
+//! | every connection of one user | [`Hub::to_principal`]`(id).push(..)` |
+//! | every connection whose user holds roles | [`Hub::to_roles`]`([..]).push(..)` |
+//! | a room | [`Hub::to_room`]`(name).push(..)`, after [`Hub::join`] |
+//! | kick a user everywhere | [`Hub::close_principal`] |
+//!
+//! A [`BroadcastBackend`] carries each [`HubEvent`] to the other nodes of a cluster; the
+//! default [`LocalBackend`] serves one process.
 
 mod backend;
 mod outbound;
+mod target;
 
-pub use backend::{BroadcastBackend, LocalBackend, RemoteDelivery};
-pub use outbound::{CloseReason, MAX_REASON_BYTES, Outbound, Push, close_code};
+pub use backend::{BroadcastBackend, HubEvent, LocalBackend, RemoteDelivery};
+pub(crate) use outbound::Outbound;
+pub use outbound::{CloseReason, MAX_REASON_BYTES, Push, close_code};
+pub use target::{Audience, Target};
 
 use crate::error::HandlerError;
-use crate::extract::{FromRequest, RequestContext};
+use crate::extract::{FromRequest, HandlerNeeds, RequestContext};
+use crate::principal::Principal;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -23,18 +39,13 @@ use tokio::sync::{mpsc, watch};
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{CloseReason, ConnectionId, Hub};
-/// use tokio::sync::{mpsc, watch};
+/// use pkg_router::hub::ConnectionId;
+/// use pkg_router::testing::TestHub;
 ///
-/// let hub = Hub::new();
-/// let (queue, _pushes) = mpsc::channel(8);
-/// let (close, closed) = watch::channel(None);
-/// let conn = hub.register(None, 5, queue, close).unwrap();
-///
+/// let hub = TestHub::new();
+/// let conn = hub.connect_as("ann", [] as [&str; 0]);
 /// let id: ConnectionId = conn.id();
 /// assert_eq!(id.to_string(), format!("c{}", id.0));
-/// hub.close(id, CloseReason::going_away()); // address one connection
-/// assert_eq!(closed.borrow().as_ref().map(|reason| reason.code), Some(1001));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub u64);
@@ -45,45 +56,40 @@ impl fmt::Display for ConnectionId {
     }
 }
 
-/// Tracks live connections and fans broadcasts out to them.
+/// Tracks live connections and sends pushes and closes to them.
 ///
-/// Cheap to clone (shared). A broadcast is serialized once; the same bytes are queued on every
-/// connection without waiting: a connection whose bounded queue is full is closed with 1008
-/// "slow consumer" and the others are unaffected. One principal may hold several connections,
-/// and every one of them receives broadcasts.
+/// Cheap to clone (shared). A push is serialized once; the same bytes are queued on every
+/// connection of its [`Target`] without waiting: a connection whose bounded queue is full is
+/// closed with 1008 "slow consumer" and the others are unaffected. One principal may hold
+/// several connections, and every one of them receives what is addressed to the principal.
 ///
-/// Handlers take a `Hub` argument (the transport attaches it to every connection), so the
-/// Python design's `connection_manager.broadcast(...)` is one line:
+/// Give the hub to the router ([`RouterBuilder::hub`](crate::RouterBuilder::hub)); handlers
+/// take a `Hub` argument, so the Python design's `connection_manager.broadcast(...)` is one
+/// line, and a push only readers may see is one more word:
 ///
 /// ```
-/// use pkg_router::testing::{ResponseExt, TestRouter};
-/// use pkg_router::{Data, HandlerError, Hub, Outbound, Router};
+/// use pkg_router::testing::{ResponseExt, TestHub, TestRouter};
+/// use pkg_router::{Data, HandlerError, Hub, Router};
 /// use serde_json::json;
-/// use tokio::sync::{mpsc, watch};
 ///
-/// #[derive(serde::Deserialize)]
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct NewBook { title: String }
 ///
 /// async fn create_book(Data(book): Data<NewBook>, hub: Hub) -> Result<(), HandlerError> {
 ///     // ... store the book ...
-///     hub.broadcast(100u32, &json!({"id": 12, "title": book.title, "action": "created"}))?;
+///     hub.to_roles(["view-books"]).push(100u32, &json!({"id": 12, "title": book.title}))?;
 ///     Ok(())
 /// }
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// // In-process, the hub is given as state; a transport attaches it to each connection itself.
-/// let hub = Hub::new();
-/// let router = Router::builder().state(hub.clone()).handler(3, create_book).build()?;
-///
-/// // One connection, registered as a transport would.
-/// let (queue, mut pushes) = mpsc::channel(8);
-/// let (close, _closed) = watch::channel(None);
-/// let _connection = hub.register(None, 5, queue, close).unwrap();
+/// let hub = TestHub::new();
+/// let reader = hub.connect_as("ann", ["view-books"]);
+/// let stranger = hub.connect_as("eve", [] as [&str; 0]);
+/// let router = Router::builder().hub(hub.clone()).handler(3, create_book).build()?;
 ///
 /// TestRouter::new(router).call(3, json!({"title": "Dune"})).await.expect_ok();
-/// let Ok(Outbound::Push(push)) = pushes.try_recv() else { panic!("no push") };
-/// assert_eq!(push.pkg_id(), 100);
-/// assert_eq!(push.data_json(), r#"{"action":"created","id":12,"title":"Dune"}"#);
+/// assert_eq!(reader.pushes()[0].data_json(), r#"{"id":12,"title":"Dune"}"#);
+/// assert!(stranger.pushes().is_empty());
 /// # Ok::<(), pkg_router::BuildError>(())
 /// # }).unwrap();
 /// ```
@@ -92,7 +98,7 @@ pub struct Hub {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     registry: RwLock<Registry>,
     next_id: AtomicU64,
     backend: Arc<dyn BroadcastBackend>,
@@ -101,71 +107,42 @@ struct Inner {
     live: watch::Sender<usize>,
 }
 
+/// Every live connection, indexed by principal and by room.
+///
+/// Invariant: `by_principal` and `rooms` hold exactly the ids in `connections` whose entry
+/// names that principal or room; both drop a key when its last id leaves.
 #[derive(Default)]
 struct Registry {
     connections: HashMap<ConnectionId, Entry>,
     by_principal: HashMap<String, Vec<ConnectionId>>,
+    rooms: HashMap<String, HashSet<ConnectionId>>,
 }
 
 struct Entry {
     principal: Option<String>,
+    roles: Box<[String]>,
+    rooms: Vec<String>,
     queue: mpsc::Sender<Outbound>,
     close: watch::Sender<Option<CloseReason>>,
 }
 
-/// A registered connection: its id, its outbound queue and its close signal. Dropping it
-/// removes the connection from the hub.
-///
-/// Returned by [`Hub::register`]; a transport holds it for as long as the connection lives.
-///
-/// # Examples
-///
-/// ```
-/// use pkg_router::Hub;
-/// use tokio::sync::{mpsc, watch};
-///
-/// let hub = Hub::new();
-/// let (queue, _pushes) = mpsc::channel(8);
-/// let (close, _closed) = watch::channel(None);
-/// let registration = hub.register(Some("u-1"), 5, queue, close).unwrap();
-/// assert_eq!(hub.principal_connection_count("u-1"), 1);
-///
-/// drop(registration); // the connection ended
-/// assert_eq!(hub.principal_connection_count("u-1"), 0);
-/// assert_eq!(hub.connection_count(), 0);
-/// ```
+impl Entry {
+    fn has_all_roles(&self, required: &[String]) -> bool {
+        required.iter().all(|role| self.roles.contains(role))
+    }
+}
+
+/// A registered connection: dropping it removes the connection from the hub (and its rooms).
+/// The transport holds one for as long as the connection lives.
 #[derive(Debug)]
-pub struct Registration {
+pub(crate) struct Registration {
     hub: Hub,
     id: ConnectionId,
 }
 
-/// Why a connection could not be registered.
-///
-/// The transport closes the connection with 1008 and this text as the reason.
-///
-/// # Examples
-///
-/// ```
-/// use pkg_router::{Hub, RegisterError};
-/// use tokio::sync::{mpsc, watch};
-///
-/// let hub = Hub::new();
-/// let mut connections = Vec::new();
-/// let mut register = || {
-///     let (queue, pushes) = mpsc::channel(8);
-///     let (close, closed) = watch::channel(None);
-///     connections.push((pushes, closed));
-///     hub.register(Some("u-1"), 1, queue, close)
-/// };
-/// let _first = register().unwrap();
-/// let err = register().unwrap_err();
-/// assert_eq!(err, RegisterError::TooManyForPrincipal);
-/// assert_eq!(err.to_string(), "Maximum concurrent connections exceeded");
-/// ```
+/// Why a connection could not be registered; the transport closes it with 1008 and this text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RegisterError {
+pub(crate) enum RegisterError {
     /// The principal already holds the maximum number of connections.
     #[error("Maximum concurrent connections exceeded")]
     TooManyForPrincipal,
@@ -175,10 +152,7 @@ pub enum RegisterError {
 }
 
 impl Hub {
-    /// A hub that delivers broadcasts to this process's connections only.
-    ///
-    /// Create one per process and share clones of it (with the transport's `Endpoint`, and with
-    /// code that broadcasts from outside handlers).
+    /// A hub for one process (the [`LocalBackend`]).
     ///
     /// # Examples
     ///
@@ -187,7 +161,6 @@ impl Hub {
     ///
     /// let hub = Hub::new();
     /// assert_eq!(hub.connection_count(), 0);
-    /// assert!(!hub.is_shutting_down());
     /// assert_eq!(hub.broadcast(100u32, "nobody listens")?, 0);
     /// # Ok::<(), pkg_router::HandlerError>(())
     /// ```
@@ -195,35 +168,16 @@ impl Hub {
         Self::with_backend(LocalBackend)
     }
 
-    /// A hub whose broadcasts also go through `backend` (to other nodes).
-    ///
-    /// The backend's [`start`](BroadcastBackend::start) runs here, before this returns.
+    /// A hub whose events also reach other nodes through `backend` (see [`BroadcastBackend`]).
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{BroadcastBackend, Hub, Push};
-    /// use std::sync::{Arc, Mutex};
+    /// use pkg_router::hub::LocalBackend;
+    /// use pkg_router::Hub;
     ///
-    /// /// Keeps what would go to other nodes.
-    /// #[derive(Clone, Default)]
-    /// struct Outbox(Arc<Mutex<Vec<String>>>);
-    ///
-    /// impl BroadcastBackend for Outbox {
-    ///     fn publish(&self, push: &Arc<Push>) {
-    ///         let frame = String::from_utf8_lossy(push.json_frame()).into_owned();
-    ///         self.0.lock().unwrap().push(frame);
-    ///     }
-    /// }
-    ///
-    /// let outbox = Outbox::default();
-    /// let hub = Hub::with_backend(outbox.clone());
-    /// hub.broadcast(100u32, &[1, 2])?;
-    /// assert_eq!(
-    ///     *outbox.0.lock().unwrap(),
-    ///     [r#"{"pkg_id":100,"req_id":"00000000-0000-0000-0000-000000000000","data":[1,2]}"#]
-    /// );
-    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// let hub = Hub::with_backend(LocalBackend);
+    /// assert_eq!(hub.connection_count(), 0);
     /// ```
     pub fn with_backend(backend: impl BroadcastBackend) -> Self {
         let hub = Self {
@@ -249,84 +203,61 @@ impl Hub {
         weak.upgrade().map(|inner| Self { inner })
     }
 
-    /// Number of live connections (registered and not yet dropped).
+    /// The number of live connections on this node.
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Hub;
-    /// use tokio::sync::{mpsc, watch};
+    /// use pkg_router::testing::TestHub;
     ///
-    /// let hub = Hub::new();
-    /// let (queue, _pushes) = mpsc::channel(8);
-    /// let (close, _closed) = watch::channel(None);
-    /// let a = hub.register(Some("u-1"), 5, queue.clone(), close.clone()).unwrap();
-    /// let b = hub.register(None, 5, queue, close).unwrap();
-    /// assert_eq!(hub.connection_count(), 2);
-    /// drop((a, b));
+    /// let hub = TestHub::new();
+    /// let conn = hub.connect_as("ann", [] as [&str; 0]);
+    /// assert_eq!(hub.connection_count(), 1);
+    /// drop(conn);
     /// assert_eq!(hub.connection_count(), 0);
     /// ```
     pub fn connection_count(&self) -> usize {
         self.read().connections.len()
     }
 
-    /// Number of live connections of one principal (by [`Principal::id`](crate::Principal::id));
-    /// anonymous connections are not counted under any principal.
+    /// The connections of one principal on this node (several tabs or devices).
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Hub;
-    /// use tokio::sync::{mpsc, watch};
+    /// use pkg_router::testing::TestHub;
     ///
-    /// let hub = Hub::new();
-    /// let (queue, _pushes) = mpsc::channel(8);
-    /// let (close, _closed) = watch::channel(None);
-    /// let _phone = hub.register(Some("u-1"), 5, queue.clone(), close.clone()).unwrap();
-    /// let _laptop = hub.register(Some("u-1"), 5, queue.clone(), close.clone()).unwrap();
-    /// let _guest = hub.register(None, 5, queue, close).unwrap();
-    /// assert_eq!(hub.principal_connection_count("u-1"), 2);
-    /// assert_eq!(hub.principal_connection_count("u-2"), 0);
-    /// assert_eq!(hub.connection_count(), 3);
+    /// let hub = TestHub::new();
+    /// let tab = hub.connect_as("ann", [] as [&str; 0]);
+    /// let phone = hub.connect_as("ann", [] as [&str; 0]);
+    /// assert_eq!(hub.connections_of("ann"), vec![tab.id(), phone.id()]);
+    /// assert!(hub.connections_of("bob").is_empty());
     /// ```
-    pub fn principal_connection_count(&self, principal_id: &str) -> usize {
+    pub fn connections_of(&self, principal_id: &str) -> Vec<ConnectionId> {
         self.read()
             .by_principal
             .get(principal_id)
-            .map_or(0, Vec::len)
+            .cloned()
+            .unwrap_or_default()
     }
 
-    /// Sends a push `{"pkg_id", "req_id": nil, "data"}` to every connection, here and (through
-    /// the backend) on other nodes. Returns how many local connections it was queued for.
-    ///
-    /// Never waits: connections whose queue is full are closed with 1008 "slow consumer".
+    /// Pushes `data` as `pkg_id` to every connection: `hub.to_all().push(pkg_id, data)`, the
+    /// Python design's `connection_manager.broadcast`. Returns how many local connections it
+    /// was queued on.
     ///
     /// # Errors
     ///
-    /// [`HandlerError::Internal`] if `data` does not serialize.
+    /// `internal_error` if `data` does not serialize.
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{CloseReason, Hub, Outbound};
-    /// use serde_json::json;
-    /// use tokio::sync::{mpsc, watch};
+    /// use pkg_router::testing::TestHub;
     ///
-    /// let hub = Hub::new();
-    /// let (fast_queue, mut fast) = mpsc::channel(8);
-    /// let (fast_close, _) = watch::channel(None);
-    /// let _a = hub.register(None, 5, fast_queue, fast_close).unwrap();
-    /// let (slow_queue, _slow) = mpsc::channel(1); // never read
-    /// let (slow_close, slow_closed) = watch::channel(None);
-    /// let _b = hub.register(None, 5, slow_queue, slow_close).unwrap();
-    ///
-    /// assert_eq!(hub.broadcast(100u32, &json!({"n": 1}))?, 2);
-    /// assert_eq!(hub.broadcast(100u32, &json!({"n": 2}))?, 1); // the slow queue is full
-    /// assert_eq!(*slow_closed.borrow(), Some(CloseReason::slow_consumer()));
-    ///
-    /// let Ok(Outbound::Push(first)) = fast.try_recv() else { panic!() };
-    /// let Ok(Outbound::Push(second)) = fast.try_recv() else { panic!() };
-    /// assert_eq!((first.data_json(), second.data_json()), (r#"{"n":1}"#, r#"{"n":2}"#));
+    /// let hub = TestHub::new();
+    /// let (ann, bob) = (hub.connect_as("ann", [] as [&str; 0]), hub.connect_as("bob", [] as [&str; 0]));
+    /// assert_eq!(hub.broadcast(100u32, &serde_json::json!({"id": 1}))?, 2);
+    /// assert_eq!(ann.pushes()[0].json_frame(), bob.pushes()[0].json_frame());
     /// # Ok::<(), pkg_router::HandlerError>(())
     /// ```
     pub fn broadcast<T: Serialize + ?Sized>(
@@ -334,110 +265,277 @@ impl Hub {
         pkg_id: impl crate::IntoPkgId,
         data: &T,
     ) -> Result<usize, HandlerError> {
-        let push = Arc::new(Push::new(pkg_id.into_pkg_id(), data).map_err(HandlerError::internal)?);
-        self.inner.backend.publish(&push);
-        Ok(self.deliver_local(&push))
+        self.to_all().push(pkg_id, data)
     }
 
-    /// Sends a push to every connection of one principal on this node (all of them, not just
-    /// the last one); the broadcast backend does not carry per-principal pushes yet.
-    /// Returns how many connections it was queued for.
-    ///
-    /// # Errors
-    ///
-    /// [`HandlerError::Internal`] if `data` does not serialize.
+    /// Every connection ([`Target::All`]).
     ///
     /// # Examples
     ///
     /// ```
     /// use pkg_router::Hub;
-    /// use tokio::sync::{mpsc, watch};
+    /// use pkg_router::hub::Target;
     ///
-    /// let hub = Hub::new();
-    /// let (ann_queue, mut ann) = mpsc::channel(8);
-    /// let (bob_queue, mut bob) = mpsc::channel(8);
-    /// let (close, _closed) = watch::channel(None);
-    /// let _phone = hub.register(Some("ann"), 5, ann_queue.clone(), close.clone()).unwrap();
-    /// let _laptop = hub.register(Some("ann"), 5, ann_queue, close.clone()).unwrap();
-    /// let _bob = hub.register(Some("bob"), 5, bob_queue, close).unwrap();
-    ///
-    /// assert_eq!(hub.send_to_principal("ann", 101u32, "your book is ready")?, 2);
-    /// assert_eq!(ann.len(), 2);
-    /// assert!(bob.try_recv().is_err());
-    /// assert_eq!(hub.send_to_principal("carol", 101u32, "nobody")?, 0);
-    /// # let _ = ann.try_recv();
-    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// assert_eq!(Hub::new().to_all().target(), &Target::All);
     /// ```
-    pub fn send_to_principal<T: Serialize + ?Sized>(
-        &self,
-        principal_id: &str,
-        pkg_id: impl crate::IntoPkgId,
-        data: &T,
-    ) -> Result<usize, HandlerError> {
-        let push = Arc::new(Push::new(pkg_id.into_pkg_id(), data).map_err(HandlerError::internal)?);
-        let registry = self.read();
-        let ids = registry.by_principal.get(principal_id);
-        let mut queued = 0;
-        for id in ids.into_iter().flatten() {
-            if let Some(entry) = registry.connections.get(id) {
-                queued += usize::from(offer(*id, entry, Outbound::Push(Arc::clone(&push))));
-            }
-        }
-        Ok(queued)
+    pub fn to_all(&self) -> Audience<'_> {
+        Audience::new(self, Target::All)
     }
 
-    /// Queues a push on every local connection (also what a backend calls for pushes from
-    /// other nodes).
-    pub(crate) fn deliver_local(&self, push: &Arc<Push>) -> usize {
-        let registry = self.read();
-        registry
-            .connections
-            .iter()
-            .filter(|(id, entry)| offer(**id, entry, Outbound::Push(Arc::clone(push))))
-            .count()
-    }
-
-    /// Registers a connection for `principal_id` (`None` for anonymous connections, which no
-    /// per-principal limit applies to).
-    ///
-    /// # Errors
-    ///
-    /// [`RegisterError`] when the principal already holds `max_per_principal` connections, or
-    /// the hub is shutting down.
+    /// Every connection of one principal ([`Target::Principal`]).
     ///
     /// # Examples
     ///
-    /// A transport registering a connection: pushes arrive on `queue`, and the hub asks the
-    /// connection to close through `close`.
+    /// ```
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let (ann, bob) = (hub.connect_as("ann", [] as [&str; 0]), hub.connect_as("bob", [] as [&str; 0]));
+    /// assert_eq!(hub.to_principal("ann").push(101u32, "just for you")?, 1);
+    /// assert_eq!((ann.pushes().len(), bob.pushes().len()), (1, 0));
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
+    pub fn to_principal(&self, principal_id: impl Into<String>) -> Audience<'_> {
+        Audience::new(self, Target::Principal(principal_id.into()))
+    }
+
+    /// Every connection whose principal holds all of `roles` ([`Target::Roles`]).
+    ///
+    /// # Examples
     ///
     /// ```
-    /// use pkg_router::{CloseReason, Hub, Outbound, RegisterError};
-    /// use tokio::sync::{mpsc, watch};
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let admin = hub.connect_as("root", ["admin", "view-books"]);
+    /// let reader = hub.connect_as("ann", ["view-books"]);
+    /// assert_eq!(hub.to_roles(["admin", "view-books"]).push(102u32, "audit")?, 1);
+    /// assert_eq!((admin.pushes().len(), reader.pushes().len()), (1, 0));
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
+    pub fn to_roles<I, R>(&self, roles: I) -> Audience<'_>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        Audience::new(self, Target::roles(roles))
+    }
+
+    /// Every connection in a room ([`Target::Room`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let (ann, bob) = (hub.connect_as("ann", [] as [&str; 0]), hub.connect_as("bob", [] as [&str; 0]));
+    /// hub.join(ann.id(), "book-12");
+    /// assert_eq!(hub.to_room("book-12").push(103u32, "new comment")?, 1);
+    /// assert_eq!((ann.pushes().len(), bob.pushes().len()), (1, 0));
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
+    pub fn to_room(&self, room: impl Into<String>) -> Audience<'_> {
+        Audience::new(self, Target::Room(room.into()))
+    }
+
+    /// The connections of any [`Target`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::hub::Target;
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let ann = hub.connect_as("ann", [] as [&str; 0]);
+    /// assert_eq!(hub.to(Target::principal("ann")).push(101u32, "hi")?, 1);
+    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// ```
+    pub fn to(&self, target: Target) -> Audience<'_> {
+        Audience::new(self, target)
+    }
+
+    /// Closes every connection of a principal, on every node, with `reason` (kick a user);
+    /// `hub.to_principal(id).close(reason)`. Returns how many local connections were told to
+    /// close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let tab = hub.connect_as("mallory", [] as [&str; 0]);
+    /// let phone = hub.connect_as("mallory", [] as [&str; 0]);
+    /// let banned = CloseReason::new(close_code::POLICY, "banned");
+    /// assert_eq!(hub.close_principal("mallory", banned.clone()), 2);
+    /// assert_eq!((tab.closed(), phone.closed()), (Some(banned.clone()), Some(banned)));
+    /// ```
+    pub fn close_principal(&self, principal_id: impl Into<String>, reason: CloseReason) -> usize {
+        self.to_principal(principal_id).close(reason)
+    }
+
+    /// Asks one connection of this node to close with `reason`; unknown ids are ignored.
+    /// Returns whether the connection exists.
+    ///
+    /// The connection's transport sends the close frame after the answers already produced;
+    /// the connection leaves the hub once it has closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let conn = hub.connect_as("ann", [] as [&str; 0]);
+    /// assert!(hub.close(conn.id(), CloseReason::new(close_code::POLICY, "banned")));
+    /// assert_eq!(conn.closed().map(|r| r.reason), Some("banned".into()));
+    /// ```
+    pub fn close(&self, id: ConnectionId, reason: CloseReason) -> bool {
+        let registry = self.read();
+        let Some(entry) = registry.connections.get(&id) else {
+            return false;
+        };
+        entry.close.send_replace(Some(reason));
+        true
+    }
+
+    /// Adds a connection of this node to a room; returns `false` if the connection is gone.
+    /// Joining twice is harmless. A connection leaves its rooms when it closes.
+    ///
+    /// Handlers take [`ConnectionInfo`] for the id of the connection a request came on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestHub, TestRouter};
+    /// use pkg_router::{ConnectionInfo, Data, HandlerError, Hub, Router};
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Watch { book_id: u64 }
+    ///
+    /// async fn watch(Data(watch): Data<Watch>, hub: Hub, conn: ConnectionInfo) -> Result<(), HandlerError> {
+    ///     hub.join(conn.id, format!("book-{}", watch.book_id));
+    ///     Ok(())
+    /// }
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let hub = Hub::new();
-    /// let (queue, mut outbound) = mpsc::channel::<Outbound>(256);
-    /// let (close, closed) = watch::channel::<Option<CloseReason>>(None);
-    /// let registration = hub.register(Some("u-1"), 1, queue.clone(), close.clone()).unwrap();
-    /// assert_eq!(registration.hub().connection_count(), 1);
-    ///
-    /// hub.broadcast(100u32, "hello")?;
-    /// assert!(matches!(outbound.recv().await, Some(Outbound::Push(_))));
-    ///
-    /// // One connection per principal here.
-    /// let err = hub.register(Some("u-1"), 1, queue.clone(), close.clone()).unwrap_err();
-    /// assert_eq!(err, RegisterError::TooManyForPrincipal);
-    ///
-    /// drop(registration);
-    /// hub.shutdown().await; // nothing left to wait for
-    /// assert_eq!(hub.register(None, 1, queue, close).unwrap_err(), RegisterError::ShuttingDown);
-    /// # drop(closed);
-    /// # Ok::<(), pkg_router::HandlerError>(())
+    /// let hub = TestHub::new();
+    /// let router = Router::builder().hub(hub.clone()).handler(9, watch).build()?;
+    /// let ann = hub.connect_as("ann", [] as [&str; 0]);
+    /// ann.call(&router, 9, serde_json::json!({"book_id": 12})).await.expect_ok();
+    /// assert_eq!(hub.rooms_of(ann.id()), vec!["book-12".to_owned()]);
+    /// assert_eq!(hub.room_size("book-12"), 1);
+    /// # Ok::<(), pkg_router::BuildError>(())
     /// # }).unwrap();
     /// ```
-    pub fn register(
+    pub fn join(&self, id: ConnectionId, room: impl Into<String>) -> bool {
+        let room = room.into();
+        let mut registry = self.write();
+        let Some(entry) = registry.connections.get_mut(&id) else {
+            return false;
+        };
+        if !entry.rooms.contains(&room) {
+            entry.rooms.push(room.clone());
+        }
+        registry.rooms.entry(room).or_default().insert(id);
+        true
+    }
+
+    /// Removes a connection from a room; returns whether it was in it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let ann = hub.connect_as("ann", [] as [&str; 0]);
+    /// hub.join(ann.id(), "lobby");
+    /// assert!(hub.leave(ann.id(), "lobby"));
+    /// assert!(!hub.leave(ann.id(), "lobby"));
+    /// assert_eq!(hub.room_size("lobby"), 0);
+    /// ```
+    pub fn leave(&self, id: ConnectionId, room: &str) -> bool {
+        let mut registry = self.write();
+        let Some(entry) = registry.connections.get_mut(&id) else {
+            return false;
+        };
+        let Some(at) = entry.rooms.iter().position(|joined| joined == room) else {
+            return false;
+        };
+        entry.rooms.swap_remove(at);
+        registry.leave_room(id, room);
+        true
+    }
+
+    /// The rooms a connection of this node is in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let ann = hub.connect_as("ann", [] as [&str; 0]);
+    /// hub.join(ann.id(), "lobby");
+    /// assert_eq!(hub.rooms_of(ann.id()), vec!["lobby".to_owned()]);
+    /// ```
+    pub fn rooms_of(&self, id: ConnectionId) -> Vec<String> {
+        self.read()
+            .connections
+            .get(&id)
+            .map(|entry| entry.rooms.clone())
+            .unwrap_or_default()
+    }
+
+    /// The number of connections of this node in a room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::TestHub;
+    ///
+    /// let hub = TestHub::new();
+    /// let ann = hub.connect_as("ann", [] as [&str; 0]);
+    /// hub.join(ann.id(), "lobby");
+    /// assert_eq!(hub.room_size("lobby"), 1);
+    /// drop(ann); // closing leaves every room
+    /// assert_eq!(hub.room_size("lobby"), 0);
+    /// ```
+    pub fn room_size(&self, room: &str) -> usize {
+        self.read().rooms.get(room).map_or(0, HashSet::len)
+    }
+
+    /// Hands `event` to the backend (other nodes).
+    pub(crate) fn publish(&self, event: &HubEvent) {
+        self.inner.backend.publish(event);
+    }
+
+    /// Delivers `event` to this node's connections of its target; returns how many.
+    pub(crate) fn deliver_local(&self, event: &HubEvent) -> usize {
+        let registry = self.read();
+        let mut reached = 0;
+        registry.for_each_in(event.target(), |id, entry| {
+            let delivered = match event {
+                HubEvent::Push { push, .. } => offer(id, entry, Outbound::Push(Arc::clone(push))),
+                HubEvent::Close { reason, .. } => {
+                    entry.close.send_replace(Some(reason.clone()));
+                    true
+                }
+            };
+            reached += usize::from(delivered);
+        });
+        reached
+    }
+
+    /// Adds a connection of `principal`: its pushes go to `queue`, a close request to `close`.
+    pub(crate) fn register(
         &self,
-        principal_id: Option<&str>,
+        principal: &Principal,
         max_per_principal: usize,
         queue: mpsc::Sender<Outbound>,
         close: watch::Sender<Option<CloseReason>>,
@@ -445,25 +543,28 @@ impl Hub {
         if self.is_shutting_down() {
             return Err(RegisterError::ShuttingDown);
         }
+        let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
         let mut registry = self.write();
-        if let Some(principal) = principal_id {
-            let held = registry.by_principal.get(principal).map_or(0, Vec::len);
+        if let Some(id) = &principal_id {
+            let held = registry.by_principal.get(id).map_or(0, Vec::len);
             if held >= max_per_principal {
                 return Err(RegisterError::TooManyForPrincipal);
             }
         }
         let id = ConnectionId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
-        if let Some(principal) = principal_id {
+        if let Some(principal) = &principal_id {
             registry
                 .by_principal
-                .entry(principal.to_owned())
+                .entry(principal.clone())
                 .or_default()
                 .push(id);
         }
         registry.connections.insert(
             id,
             Entry {
-                principal: principal_id.map(str::to_owned),
+                principal: principal_id,
+                roles: principal.roles.clone().into_boxed_slice(),
+                rooms: Vec::new(),
                 queue,
                 close,
             },
@@ -477,57 +578,29 @@ impl Hub {
         })
     }
 
-    /// Asks one connection to close with `reason` (an admin kicking a user, say); unknown ids
-    /// are ignored.
-    ///
-    /// The connection's transport sends the close frame; the connection leaves the hub once it
-    /// has closed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use pkg_router::{close_code, CloseReason, Hub};
-    /// use tokio::sync::{mpsc, watch};
-    ///
-    /// let hub = Hub::new();
-    /// let (queue, _pushes) = mpsc::channel(8);
-    /// let (close, closed) = watch::channel(None);
-    /// let conn = hub.register(Some("u-1"), 5, queue, close).unwrap();
-    ///
-    /// hub.close(conn.id(), CloseReason::new(close_code::POLICY, "banned"));
-    /// assert_eq!(closed.borrow().as_ref().map(|r| &*r.reason), Some("banned"));
-    /// ```
-    pub fn close(&self, id: ConnectionId, reason: CloseReason) {
-        if let Some(entry) = self.read().connections.get(&id) {
-            entry.close.send_replace(Some(reason));
-        }
-    }
-
     /// Starts a graceful shutdown: new connections are refused, and every live connection
-    /// stops reading, finishes its in-flight requests (within its grace period) and closes with
-    /// 1001. Resolves when no connection is left.
+    /// answers the requests it has received (within its grace period) and closes with 1001.
+    /// Resolves when no connection is left.
     ///
-    /// Call it from the server's graceful-shutdown hook, after the listener stops accepting.
+    /// [`pkg_router::axum::serve`](crate::axum::serve) calls it on SIGTERM; call it yourself
+    /// from another server's graceful-shutdown hook, after the listener stops accepting.
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Hub;
-    /// use tokio::sync::{mpsc, watch};
+    /// use pkg_router::testing::TestHub;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let hub = Hub::new();
-    /// let (queue, _pushes) = mpsc::channel(8);
-    /// let (close, _closed) = watch::channel(None);
-    /// let registration = hub.register(None, 5, queue, close).unwrap();
-    ///
-    /// // A connection task: it finishes its work when shutdown starts, then leaves the hub.
-    /// let mut signal = hub.shutdown_signal();
-    /// let connection = tokio::spawn(async move {
-    ///     let _ = signal.wait_for(|stopping| *stopping).await;
-    ///     drop(registration);
+    /// let hub = TestHub::new();
+    /// let conn = hub.connect_as("ann", [] as [&str; 0]);
+    /// // A connection ends when shutdown starts (a transport answers its requests first).
+    /// let connection = tokio::spawn({
+    ///     let hub = hub.clone();
+    ///     async move {
+    ///         hub.shutdown_started().await;
+    ///         drop(conn);
+    ///     }
     /// });
-    ///
     /// hub.shutdown().await; // returns once the connection is gone
     /// assert_eq!(hub.connection_count(), 0);
     /// assert!(hub.is_shutting_down());
@@ -559,10 +632,8 @@ impl Hub {
         *self.inner.shutdown.borrow()
     }
 
-    /// A receiver that turns `true` when shutdown starts.
-    ///
-    /// For background tasks (a broadcast backend's listener, a periodic job) that should stop
-    /// with the connections.
+    /// Resolves when shutdown starts (at once if it has). For background tasks (a backend's
+    /// listener, a periodic job) that should stop with the connections.
     ///
     /// # Examples
     ///
@@ -571,20 +642,29 @@ impl Hub {
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let hub = Hub::new();
-    /// let mut signal = hub.shutdown_signal();
-    /// assert!(!*signal.borrow());
+    /// let job = tokio::spawn({
+    ///     let hub = hub.clone();
+    ///     async move { hub.shutdown_started().await; "stopped" }
+    /// });
     /// hub.shutdown().await;
-    /// assert!(signal.has_changed().unwrap());
-    /// assert!(*signal.borrow_and_update());
+    /// assert_eq!(job.await.unwrap(), "stopped");
     /// # });
     /// ```
-    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+    pub async fn shutdown_started(&self) {
+        let mut signal = self.inner.shutdown.subscribe();
+        // The sender lives in `self`: `wait_for` cannot fail while we hold it.
+        let _ = signal.wait_for(|started| *started).await;
+    }
+
+    /// The shutdown flag, for the transport's connection loop.
+    #[cfg(feature = "transport")]
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
-        // A panic while holding the lock cannot leave the maps inconsistent (single inserts and
-        // removes), so a poisoned lock is still usable.
+        // A panic while holding the lock cannot leave the maps inconsistent (each change is
+        // completed before anything that can panic), so a poisoned lock is still usable.
         self.inner
             .registry
             .read()
@@ -600,18 +680,60 @@ impl Hub {
 
     fn unregister(&self, id: ConnectionId) {
         let mut registry = self.write();
-        if let Some(entry) = registry.connections.remove(&id)
-            && let Some(principal) = entry.principal
-            && let Some(ids) = registry.by_principal.get_mut(&principal)
-        {
-            ids.retain(|other| *other != id);
-            if ids.is_empty() {
-                registry.by_principal.remove(&principal);
+        if let Some(entry) = registry.connections.remove(&id) {
+            if let Some(principal) = &entry.principal
+                && let Some(ids) = registry.by_principal.get_mut(principal)
+            {
+                ids.retain(|other| *other != id);
+                if ids.is_empty() {
+                    registry.by_principal.remove(principal);
+                }
+            }
+            for room in &entry.rooms {
+                registry.leave_room(id, room);
             }
         }
         self.inner.live.send_replace(registry.connections.len());
         #[cfg(feature = "metrics")]
         metrics::gauge!("ws_connections_active").set(registry.connections.len() as f64);
+    }
+}
+
+impl Registry {
+    /// Calls `f` for every connection of `target`.
+    fn for_each_in(&self, target: &Target, mut f: impl FnMut(ConnectionId, &Entry)) {
+        let mut each = |id: &ConnectionId| {
+            if let Some(entry) = self.connections.get(id) {
+                f(*id, entry);
+            }
+        };
+        match target {
+            Target::All => self.connections.keys().for_each(&mut each),
+            Target::Principal(principal) => {
+                self.by_principal
+                    .get(principal)
+                    .into_iter()
+                    .flatten()
+                    .for_each(each);
+            }
+            Target::Room(room) => self.rooms.get(room).into_iter().flatten().for_each(each),
+            Target::Roles(roles) => {
+                for (id, entry) in &self.connections {
+                    if entry.has_all_roles(roles) {
+                        f(*id, entry);
+                    }
+                }
+            }
+        }
+    }
+
+    fn leave_room(&mut self, id: ConnectionId, room: &str) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&id);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
     }
 }
 
@@ -646,41 +768,9 @@ impl fmt::Debug for Hub {
 }
 
 impl Registration {
-    /// The connection's id, for [`Hub::close`] and for logs.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use pkg_router::Hub;
-    /// use tokio::sync::{mpsc, watch};
-    ///
-    /// let hub = Hub::new();
-    /// let (queue, _pushes) = mpsc::channel(8);
-    /// let (close, _closed) = watch::channel(None);
-    /// let a = hub.register(None, 5, queue.clone(), close.clone()).unwrap();
-    /// let b = hub.register(None, 5, queue, close).unwrap();
-    /// assert_ne!(a.id(), b.id());
-    /// ```
-    pub fn id(&self) -> ConnectionId {
+    /// The connection's id.
+    pub(crate) fn id(&self) -> ConnectionId {
         self.id
-    }
-
-    /// The hub it is registered with.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use pkg_router::Hub;
-    /// use tokio::sync::{mpsc, watch};
-    ///
-    /// let hub = Hub::new();
-    /// let (queue, _pushes) = mpsc::channel(8);
-    /// let (close, _closed) = watch::channel(None);
-    /// let registration = hub.register(None, 5, queue, close).unwrap();
-    /// assert_eq!(registration.hub().connection_count(), 1); // the same hub, shared
-    /// ```
-    pub fn hub(&self) -> &Hub {
-        &self.hub
     }
 }
 
@@ -690,19 +780,17 @@ impl Drop for Registration {
     }
 }
 
-/// Handlers reach the hub by taking a `Hub` argument: the transport attaches it to every
-/// connection; for in-process use, register it as state (`RouterBuilder::state(hub)`).
+/// Handlers reach the hub by taking a `Hub` argument; the router must have one
+/// ([`RouterBuilder::hub`](crate::RouterBuilder::hub)), which `build()` checks.
 impl FromRequest for Hub {
     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
-        ctx.extensions()
-            .get::<Hub>()
-            .or_else(|| ctx.state::<Hub>())
-            .cloned()
-            .ok_or_else(|| {
-                HandlerError::internal(
-                    "no Hub: serve the router with a transport, or add RouterBuilder::state(hub)",
-                )
-            })
+        ctx.state::<Hub>().cloned().ok_or_else(|| {
+            HandlerError::internal("no Hub: add RouterBuilder::hub(hub) to the router")
+        })
+    }
+
+    fn declare(needs: &mut HandlerNeeds) {
+        needs.state::<Hub>();
     }
 }
 

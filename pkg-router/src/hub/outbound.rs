@@ -66,6 +66,15 @@ pub mod close_code {
     /// assert_eq!(pkg_router::close_code::INVALID_PAYLOAD, 1007);
     /// ```
     pub const INVALID_PAYLOAD: u16 = 1007;
+    /// The connection was lost without a close frame. Never sent on the wire (RFC 6455
+    /// section 7.1.5): it is what lifecycle hooks and logs report for such an end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::close_code::ABNORMAL, 1006);
+    /// ```
+    pub const ABNORMAL: u16 = 1006;
     /// Policy violation: too many connections for the principal, slow consumer, too many
     /// malformed frames, keepalive timeout.
     ///
@@ -139,18 +148,18 @@ impl CloseReason {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{close_code, CloseReason, Hub};
-    /// use tokio::sync::{mpsc, watch};
+    /// use pkg_router::testing::TestHub;
+    /// use pkg_router::{close_code, CloseReason};
     ///
-    /// let hub = Hub::new();
-    /// let (queue, _pushes) = mpsc::channel(8);
-    /// let (close, closed) = watch::channel(None);
-    /// let conn = hub.register(None, 5, queue, close).unwrap();
+    /// let hub = TestHub::new();
+    /// let conn = hub.connect_as("ann", [] as [&str; 0]);
     ///
     /// hub.close(conn.id(), CloseReason::new(close_code::NORMAL, format!("session {} ended", conn.id())));
-    /// let reason = closed.borrow().clone().unwrap();
+    /// let reason = conn.closed().unwrap();
     /// assert_eq!(reason.code, 1000);
     /// assert!(reason.reason.starts_with("session c"));
+    /// // Cut to what a close frame holds, on a character boundary.
+    /// assert_eq!(CloseReason::new(1000, "é".repeat(100)).reason.len(), 122);
     /// ```
     pub fn new(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
         let mut reason = reason.into();
@@ -353,42 +362,15 @@ impl Push {
     }
 }
 
-/// A frame queued for a connection.
-///
-/// A connection's queue (given to [`Hub::register`](crate::Hub::register)) carries the hub's
-/// pushes; a transport of your own may queue its responses there too, so one writer sends
-/// both in order.
-///
-/// # Examples
-///
-/// A writer turning queued items into frame text:
-///
-/// ```
-/// use bytes::Bytes;
-/// use pkg_router::{Outbound, Push};
-/// use std::sync::Arc;
-///
-/// fn frame_text(item: &Outbound) -> Option<&str> {
-///     match item {
-///         Outbound::Text(bytes) => std::str::from_utf8(bytes).ok(),
-///         Outbound::Push(push) => std::str::from_utf8(push.json_frame()).ok(),
-///         _ => None, // binary formats
-///     }
-/// }
-///
-/// let response = Outbound::Text(Bytes::from_static(br#"{"pkg_id":1}"#));
-/// let push = Outbound::Push(Arc::new(Push::new(100, "hi")?));
-/// assert_eq!(frame_text(&response), Some(r#"{"pkg_id":1}"#));
-/// assert!(frame_text(&push).unwrap().ends_with(r#""data":"hi"}"#));
-/// assert_eq!(frame_text(&Outbound::Binary(Bytes::new())), None);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
+/// A frame queued for a connection: an encoded answer, or a push the connection encodes in its
+/// own format.
 #[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Outbound {
+#[cfg_attr(not(feature = "transport"), allow(dead_code))] // answers are queued by the transport
+pub(crate) enum Outbound {
     /// A text frame, already encoded (always valid UTF-8).
     Text(Bytes),
-    /// A binary frame, already encoded.
+    /// A binary frame, already encoded (the protobuf format's answers).
+    #[allow(dead_code)]
     Binary(Bytes),
     /// A push, encoded by the connection's format.
     Push(Arc<Push>),

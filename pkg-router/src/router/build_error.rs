@@ -90,6 +90,14 @@ pub enum BuildError {
         /// The missing state type.
         type_name: &'static str,
     },
+    /// A handler takes a [`Hub`](crate::Hub) but the router has none.
+    #[error(
+        "handler {handler} takes a Hub, but the router has none: add RouterBuilder::hub(hub) (the transport serving the router uses the same hub)"
+    )]
+    MissingHub {
+        /// The handler.
+        handler: HandlerSource,
+    },
     /// A handler's JSON schema is not a valid schema (or needs a remote document).
     #[error("the JSON schema of handler {handler} does not compile: {reason}")]
     InvalidSchema {

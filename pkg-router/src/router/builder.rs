@@ -387,6 +387,32 @@ impl RouterBuilder {
         self
     }
 
+    /// The [`Hub`](crate::Hub) handlers push through (a `Hub` argument), and that a transport
+    /// serving this router registers its connections in. A handler that takes a `Hub` makes
+    /// `build()` fail without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BuildError, HandlerError, Hub, Router};
+    ///
+    /// async fn announce(hub: Hub) -> Result<usize, HandlerError> {
+    ///     hub.broadcast(100u32, "hello")
+    /// }
+    ///
+    /// let hub = Hub::new();
+    /// let router = Router::builder().hub(hub.clone()).handler(1, announce).build()?;
+    /// assert!(router.hub().is_some());
+    ///
+    /// let err = Router::builder().handler(1, announce).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::MissingHub { .. }));
+    /// # Ok::<(), BuildError>(())
+    /// ```
+    pub fn hub(mut self, hub: impl Into<crate::Hub>) -> Self {
+        self.state.insert(hub.into());
+        self
+    }
+
     /// Adds every handler registered with `#[pkg_handler]` in the crates linked into this binary.
     ///
     /// Handlers in a crate the binary never names are dropped by the linker; see the
@@ -712,6 +738,11 @@ impl RouterBuilder {
         for route in self.routes {
             let source = route.source;
             for (type_id, type_name) in &route.handler.needs().state {
+                if *type_id == std::any::TypeId::of::<crate::Hub>()
+                    && !self.state.contains(*type_id)
+                {
+                    return Err(BuildError::MissingHub { handler: source });
+                }
                 if !self.state.contains(*type_id) {
                     return Err(BuildError::MissingState {
                         handler: source,

@@ -115,6 +115,21 @@ impl Router {
         RouterBuilder::new()
     }
 
+    /// The hub given to [`RouterBuilder::hub`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{Hub, Router};
+    ///
+    /// let router = Router::builder().hub(Hub::new()).allow_empty().build()?;
+    /// assert!(router.hub().is_some());
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
+    pub fn hub(&self) -> Option<&crate::Hub> {
+        self.inner.shared.state.get::<crate::Hub>()
+    }
+
     /// The route table: one row per declared or handled id, sorted by id.
     pub fn routes(&self) -> &RouteTable {
         &self.inner.table

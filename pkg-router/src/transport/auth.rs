@@ -228,7 +228,7 @@ pub trait Authenticator: Send + Sync + 'static {
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let router = Router::builder().allow_empty().build()?;
-/// let endpoint = Arc::new(Endpoint::new(router, Hub::new(), WsConfig::default()).with_authenticator(Nobody));
+/// let endpoint = Arc::new(Endpoint::new(router, WsConfig::default()).with_authenticator(Nobody));
 /// let admission = endpoint.admit(None, None)?;
 /// let (socket, client, mut from_server) = pipe();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
@@ -331,7 +331,7 @@ pub enum AuthError {
 ///     .build()?;
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Optional;
-/// let endpoint = Arc::new(Endpoint::new(router, Hub::new(), config));
+/// let endpoint = Arc::new(Endpoint::new(router, config));
 /// let (socket, client, mut from_server) = pipe();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///

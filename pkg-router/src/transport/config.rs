@@ -213,7 +213,7 @@ impl WsConfig {
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Disabled;
 /// config.rate_limit = Some(RateLimit::new(2, Duration::from_secs(60)));
-/// let endpoint = Arc::new(Endpoint::new(Router::builder().handler(1, ping).build()?, Hub::new(), config));
+/// let endpoint = Arc::new(Endpoint::new(Router::builder().handler(1, ping).build()?, config));
 /// let (socket, client, mut from_server) = pipe();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///

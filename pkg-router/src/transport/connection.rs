@@ -5,6 +5,7 @@ use super::codec::JsonCodec;
 use super::driver::{Dispatcher, Driver, Limits, Signals, Stop, close_reason_for, close_socket};
 use super::endpoint::{Admission, Endpoint, Format};
 use super::frame::{Frame, SocketError};
+use super::lifecycle::ConnectionEvent;
 use crate::hub::{CloseReason, ConnectionInfo, close_code};
 use crate::principal::Principal;
 use crate::router::Session;
@@ -125,7 +126,7 @@ impl Endpoint {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let router = Router::builder().handler(1, whoami).build()?;
     /// let endpoint = Arc::new(
-    ///     Endpoint::new(router, Hub::new(), WsConfig::default()).with_authenticator(Names),
+    ///     Endpoint::new(router, WsConfig::default()).with_authenticator(Names),
     /// );
     /// let admission = endpoint.admit(None, None)?;
     /// let (socket, client, mut from_server) = pipe();
@@ -183,7 +184,7 @@ impl Endpoint {
             let (queue_tx, queue_rx) = mpsc::channel(self.config.outbound_queue.max(1));
             let (close_tx, close_rx) = watch::channel(None);
             let registration = match self.hub.register(
-                principal_id.as_deref(),
+                &principal,
                 self.config.max_connections_per_principal,
                 queue_tx.clone(),
                 close_tx.clone(),
@@ -197,10 +198,22 @@ impl Endpoint {
                     return;
                 }
             };
+            let id = registration.id();
+            let event = |principal| ConnectionEvent {
+                id,
+                principal,
+                peer,
+                hub: &self.hub,
+            };
+            // Before `auth_ok` and the first request: what the hook pushes follows `auth_ok`.
+            self.lifecycle.connected(&event(&principal));
             // Only now: a client that got `auth_ok` is registered and receives every later push.
             if authenticated {
                 let ok = Frame::Text(Bytes::from_static(br#"{"type":"auth_ok"}"#));
                 if socket.send(ok).await.is_err() {
+                    drop(registration);
+                    self.lifecycle
+                        .disconnected(&event(&principal), &CloseReason::new(close_code::ABNORMAL, "connection lost"));
                     return;
                 }
             }
@@ -220,9 +233,7 @@ impl Endpoint {
                 id: registration.id(),
                 peer,
             };
-            let session = Session::new(principal).with_extensions(
-                Extensions::new().with(self.hub.clone()).with(info),
-            );
+            let session = Session::new(principal).with_extensions(Extensions::new().with(info));
             let codec = match admission_format {
                 Format::Json => JsonCodec,
             };
@@ -262,14 +273,28 @@ impl Endpoint {
             if stop == Stop::Shutdown {
                 stop = driver.finish(config.shutdown_grace).await;
             }
-            if stop == Stop::Close {
+            let reason = if stop == Stop::Close {
                 let reason = close_rx
                     .borrow()
                     .clone()
                     .unwrap_or_else(|| CloseReason::new(close_code::NORMAL, ""));
-                driver.close(reason).await;
-            }
+                driver.close(reason.clone()).await;
+                reason
+            } else {
+                CloseReason::new(close_code::ABNORMAL, "connection lost")
+            };
+            drop(driver);
             drop(registration);
+            let principal = session.principal();
+            self.lifecycle.disconnected(
+                &ConnectionEvent {
+                    id,
+                    principal,
+                    peer,
+                    hub: &self.hub,
+                },
+                &reason,
+            );
             if let Some(limiter) = &self.limiter {
                 limiter.retain_recent();
             }

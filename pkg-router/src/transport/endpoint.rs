@@ -3,7 +3,9 @@
 
 use super::auth::Authenticator;
 use super::config::WsConfig;
+use super::lifecycle::{ConnectionEvent, Lifecycle};
 use super::rate_limit::Limiter;
+use crate::hub::CloseReason;
 use crate::hub::Hub;
 use crate::router::Router;
 use std::fmt;
@@ -20,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 ///
 /// assert_eq!(Format::default(), Format::Json);
 ///
-/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), WsConfig::default());
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, WsConfig::default());
 /// assert_eq!(endpoint.admit(Some("JSON"), None)?.format, Format::Json);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -73,7 +75,7 @@ impl Format {
 ///
 /// let mut config = WsConfig::default();
 /// config.allowed_origins = vec!["https://books.example".into()];
-/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config);
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, config);
 ///
 /// let err = endpoint.admit(None, Some("https://evil.example")).unwrap_err();
 /// assert_eq!(err, Rejection::OriginNotAllowed);
@@ -133,7 +135,7 @@ impl Rejection {
 ///
 /// let mut config = WsConfig::default();
 /// config.max_connections = 1;
-/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config);
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, config);
 ///
 /// let first = endpoint.admit(None, None)?;
 /// assert_eq!(endpoint.admit(None, None).unwrap_err(), Rejection::AtCapacity);
@@ -156,7 +158,7 @@ pub struct ConnectionPermit {
 /// use pkg_router::transport::{Endpoint, Format, WsConfig};
 /// use pkg_router::{Hub, Router};
 ///
-/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), WsConfig::default());
+/// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, WsConfig::default());
 /// let admission = endpoint.admit(Some("json"), Some("https://books.example"))?;
 /// assert_eq!(admission.format, Format::Json);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -179,7 +181,7 @@ pub struct Admission {
 /// use pkg_router::{Hub, Router};
 ///
 /// let router = Router::builder().allow_empty().build()?;
-/// let endpoint = Endpoint::new(router, Hub::new(), WsConfig::default());
+/// let endpoint = Endpoint::new(router, WsConfig::default());
 /// assert!(endpoint.admit(None, Some("https://any.example")).is_ok());
 /// assert_eq!(endpoint.admit(Some("xml"), None).unwrap_err().http_status(), 400);
 /// # Ok::<(), pkg_router::BuildError>(())
@@ -190,12 +192,16 @@ pub struct Endpoint {
     pub(crate) config: WsConfig,
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     pub(crate) limiter: Option<Limiter>,
+    pub(super) lifecycle: Lifecycle,
     slots: Arc<Semaphore>,
 }
 
 impl Endpoint {
     /// An endpoint without an authenticator (set one with
     /// [`with_authenticator`](Self::with_authenticator) unless `config.auth` is `Disabled`).
+    /// Its connections register in the router's hub
+    /// ([`RouterBuilder::hub`](crate::RouterBuilder::hub)), or in a new one when the router
+    /// has none.
     ///
     /// Create one per WebSocket route and share it (an `Arc`) between its connections: the
     /// connection limit and the rate limits live here.
@@ -209,22 +215,58 @@ impl Endpoint {
     /// let mut config = WsConfig::default();
     /// config.auth = AuthMode::Disabled;
     /// let hub = Hub::new();
-    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, hub.clone(), config);
+    /// let router = Router::builder().hub(hub.clone()).allow_empty().build()?;
+    /// let endpoint = Endpoint::new(router, config);
     /// assert_eq!(endpoint.config().auth, AuthMode::Disabled);
     /// assert_eq!(endpoint.hub().connection_count(), hub.connection_count());
     /// # Ok::<(), pkg_router::BuildError>(())
     /// ```
-    pub fn new(router: Router, hub: Hub, config: WsConfig) -> Self {
+    pub fn new(router: Router, config: WsConfig) -> Self {
         let limiter = config.rate_limit.map(Limiter::new);
         let slots = Arc::new(Semaphore::new(config.max_connections));
+        let hub = router.hub().cloned().unwrap_or_default();
         Self {
             router,
             hub,
             config,
             authenticator: None,
             limiter,
+            lifecycle: Lifecycle::default(),
             slots,
         }
+    }
+
+    /// Runs `hook` when a connection opens: after authentication and registration in the hub,
+    /// before its first request runs (and before `auth_ok` is sent). It runs on the
+    /// connection's task: keep it short, spawn slow work. Several hooks run in the order added.
+    ///
+    /// # Examples
+    ///
+    /// See [`ConnectionEvent`].
+    #[must_use]
+    pub fn on_connect(
+        mut self,
+        hook: impl Fn(&ConnectionEvent<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.lifecycle.on_connect.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` when a connection has closed and left the hub (and its rooms), with the
+    /// close code and reason the server sent, or the peer's when it closed first (1006 when the
+    /// connection was lost without a close frame). It runs once for every connection
+    /// [`on_connect`](Self::on_connect) saw, on the connection's task.
+    ///
+    /// # Examples
+    ///
+    /// See [`ConnectionEvent`].
+    #[must_use]
+    pub fn on_disconnect(
+        mut self,
+        hook: impl Fn(&ConnectionEvent<'_>, &CloseReason) + Send + Sync + 'static,
+    ) -> Self {
+        self.lifecycle.on_disconnect.push(Arc::new(hook));
+        self
     }
 
     /// Sets the authenticator used by the auth handshake.
@@ -309,11 +351,11 @@ impl Endpoint {
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let router = Router::builder().allow_empty().build()?;
-    /// let without = Arc::new(Endpoint::new(router.clone(), Hub::new(), WsConfig::default()));
+    /// let without = Arc::new(Endpoint::new(router.clone(), WsConfig::default()));
     /// let unavailable = CloseReason::new(close_code::AUTH_FAILED, "authentication unavailable");
     /// assert_eq!(login(without).await, Frame::Close(Some(unavailable)));
     ///
-    /// let with = Arc::new(Endpoint::new(router, Hub::new(), WsConfig::default()).with_authenticator(Names));
+    /// let with = Arc::new(Endpoint::new(router, WsConfig::default()).with_authenticator(Names));
     /// assert_eq!(text_of(Some(login(with).await)), r#"{"type":"auth_ok"}"#);
     /// # Ok::<(), pkg_router::BuildError>(())
     /// # }).unwrap();
@@ -332,7 +374,7 @@ impl Endpoint {
     /// use pkg_router::transport::{Endpoint, WsConfig};
     /// use pkg_router::{Hub, Router};
     ///
-    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), WsConfig::default());
+    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, WsConfig::default());
     /// assert_eq!(endpoint.hub().connection_count(), 0);
     /// assert_eq!(endpoint.hub().broadcast(100u32, "nobody here")?, 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -352,7 +394,7 @@ impl Endpoint {
     /// async fn ping() -> Result<(), HandlerError> { Ok(()) }
     ///
     /// let router = Router::builder().handler(1, ping).build()?;
-    /// let endpoint = Endpoint::new(router, Hub::new(), WsConfig::default());
+    /// let endpoint = Endpoint::new(router, WsConfig::default());
     /// assert!(endpoint.router().has_handler(1));
     /// # Ok::<(), pkg_router::BuildError>(())
     /// ```
@@ -370,7 +412,7 @@ impl Endpoint {
     ///
     /// let mut config = WsConfig::default();
     /// config.max_in_flight = 1;
-    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config);
+    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, config);
     /// assert_eq!(endpoint.config().max_in_flight, 1);
     /// # Ok::<(), pkg_router::BuildError>(())
     /// ```
@@ -395,7 +437,7 @@ impl Endpoint {
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let hub = Hub::new();
-    /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, hub.clone(), WsConfig::default());
+    /// let endpoint = Endpoint::new(Router::builder().hub(hub.clone()).allow_empty().build()?, WsConfig::default());
     /// assert!(endpoint.admit(None, None).is_ok());
     /// assert_eq!(endpoint.admit(Some("xml"), None).unwrap_err().http_status(), 400);
     ///

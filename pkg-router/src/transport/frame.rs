@@ -71,7 +71,7 @@ use bytes::Bytes;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Disabled;
-/// let endpoint = Arc::new(Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config));
+/// let endpoint = Arc::new(Endpoint::new(Router::builder().allow_empty().build()?, config));
 /// let (socket, client, mut from_server) = pipe();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///
@@ -171,7 +171,7 @@ pub enum Frame {
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Disabled;
-/// let endpoint = Arc::new(Endpoint::new(Router::builder().allow_empty().build()?, Hub::new(), config));
+/// let endpoint = Arc::new(Endpoint::new(Router::builder().allow_empty().build()?, config));
 /// let (socket, client, mut from_server) = pipe();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///

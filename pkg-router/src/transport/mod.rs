@@ -70,8 +70,8 @@
 //! let mut config = WsConfig::default();
 //! config.auth = AuthMode::Disabled;
 //! let hub = Hub::new();
-//! let router = Router::builder().handler(1, ping).build()?;
-//! let endpoint = Arc::new(Endpoint::new(router, hub.clone(), config));
+//! let router = Router::builder().hub(hub.clone()).handler(1, ping).build()?;
+//! let endpoint = Arc::new(Endpoint::new(router, config));
 //!
 //! // The adapter checks the upgrade, then serves the socket.
 //! let admission = endpoint.admit(Some("json"), None)?;
@@ -100,9 +100,11 @@ mod driver;
 mod endpoint;
 mod frame;
 mod in_flight;
+mod lifecycle;
 mod rate_limit;
 
 pub use auth::{AuthError, AuthFuture, AuthMode, Authenticator};
 pub use config::{RateLimit, WsConfig};
 pub use endpoint::{Admission, ConnectionPermit, Endpoint, Format, Rejection};
 pub use frame::{Frame, SocketError};
+pub use lifecycle::ConnectionEvent;

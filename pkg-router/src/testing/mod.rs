@@ -36,6 +36,10 @@
 //! # });
 //! ```
 
+mod hub;
+
+pub use hub::{MAX_TEST_CONNECTIONS_PER_PRINCIPAL, TestConnection, TestHub};
+
 use crate::IntoPkgId;
 use crate::envelope::{ErrorBody, RequestModel, ResponseModel};
 use crate::handler::Handler;
