@@ -37,8 +37,13 @@
 //! ```
 
 mod hub;
+#[cfg(feature = "transport")]
+mod socket;
 
 pub use hub::{MAX_TEST_CONNECTIONS_PER_PRINCIPAL, TestConnection, TestHub};
+#[cfg(feature = "transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
+pub use socket::{MemoryClient, MemorySocket};
 
 use crate::IntoPkgId;
 use crate::envelope::{ErrorBody, RequestModel, ResponseModel};

@@ -160,58 +160,8 @@ pub trait Authenticator: Send + Sync + 'static {
 /// # Examples
 ///
 /// ```
-/// # use futures_util::{Sink, Stream};
-/// # use pkg_router::transport::{Frame, SocketError};
-/// # use std::pin::Pin;
-/// # use std::task::{Context, Poll};
-/// # use tokio::sync::mpsc;
-/// # /// The server's end of an in-memory WebSocket.
-/// # struct Pipe {
-/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
-/// #     outgoing: mpsc::UnboundedSender<Frame>,
-/// # }
-/// # impl Stream for Pipe {
-/// #     type Item = Result<Frame, SocketError>;
-/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-/// #         self.incoming.poll_recv(cx)
-/// #     }
-/// # }
-/// # impl Sink<Frame> for Pipe {
-/// #     type Error = SocketError;
-/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
-/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
-/// #     }
-/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// # }
-/// # /// A connected pair: the server's socket, and the client's sender and receiver.
-/// # fn pipe() -> (
-/// #     Pipe,
-/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
-/// #     mpsc::UnboundedReceiver<Frame>,
-/// # ) {
-/// #     let (to_server, incoming) = mpsc::unbounded_channel();
-/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
-/// #     (Pipe { incoming, outgoing }, to_server, from_server)
-/// # }
-/// # /// A text frame.
-/// # fn text(text: &str) -> Result<Frame, SocketError> {
-/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
-/// # }
-/// # /// The text of a text frame.
-/// # fn text_of(frame: Option<Frame>) -> String {
-/// #     match frame {
-/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
-/// #         other => panic!("expected a text frame, got {other:?}"),
-/// #     }
-/// # }
+/// use pkg_router::testing::MemorySocket;
+/// # use pkg_router::transport::{Frame};
 /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
 /// use pkg_router::{close_code, CloseReason, Hub, Principal, Router};
 /// use std::sync::Arc;
@@ -230,12 +180,12 @@ pub trait Authenticator: Send + Sync + 'static {
 /// let router = Router::builder().allow_empty().build()?;
 /// let endpoint = Arc::new(Endpoint::new(router, WsConfig::default()).with_authenticator(Nobody));
 /// let admission = endpoint.admit(None, None)?;
-/// let (socket, client, mut from_server) = pipe();
+/// let (socket, mut client) = MemorySocket::pair();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
 ///
-/// client.send(text(r#"{"type": "auth", "token": "Bearer k-999"}"#)).unwrap();
+/// client.send_text(r#"{"type": "auth", "token": "Bearer k-999"}"#);
 /// let closed = CloseReason::new(close_code::AUTH_FAILED, "invalid token: unknown key");
-/// assert_eq!(from_server.recv().await, Some(Frame::Close(Some(closed))));
+/// assert_eq!(client.recv().await, Some(Frame::Close(Some(closed))));
 /// connection.await.unwrap();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
@@ -262,58 +212,7 @@ pub enum AuthError {
 /// # Examples
 ///
 /// ```
-/// # use futures_util::{Sink, Stream};
-/// # use pkg_router::transport::{Frame, SocketError};
-/// # use std::pin::Pin;
-/// # use std::task::{Context, Poll};
-/// # use tokio::sync::mpsc;
-/// # /// The server's end of an in-memory WebSocket.
-/// # struct Pipe {
-/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
-/// #     outgoing: mpsc::UnboundedSender<Frame>,
-/// # }
-/// # impl Stream for Pipe {
-/// #     type Item = Result<Frame, SocketError>;
-/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-/// #         self.incoming.poll_recv(cx)
-/// #     }
-/// # }
-/// # impl Sink<Frame> for Pipe {
-/// #     type Error = SocketError;
-/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
-/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
-/// #     }
-/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// # }
-/// # /// A connected pair: the server's socket, and the client's sender and receiver.
-/// # fn pipe() -> (
-/// #     Pipe,
-/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
-/// #     mpsc::UnboundedReceiver<Frame>,
-/// # ) {
-/// #     let (to_server, incoming) = mpsc::unbounded_channel();
-/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
-/// #     (Pipe { incoming, outgoing }, to_server, from_server)
-/// # }
-/// # /// A text frame.
-/// # fn text(text: &str) -> Result<Frame, SocketError> {
-/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
-/// # }
-/// # /// The text of a text frame.
-/// # fn text_of(frame: Option<Frame>) -> String {
-/// #     match frame {
-/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
-/// #         other => panic!("expected a text frame, got {other:?}"),
-/// #     }
-/// # }
+/// use pkg_router::testing::MemorySocket;
 /// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
 /// use pkg_router::{HandlerError, Hub, Principal, Route, Router};
 /// use std::sync::Arc;
@@ -332,14 +231,14 @@ pub enum AuthError {
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Optional;
 /// let endpoint = Arc::new(Endpoint::new(router, config));
-/// let (socket, client, mut from_server) = pipe();
+/// let (socket, mut client) = MemorySocket::pair();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///
 /// // No auth frame: the first request is served, anonymously.
-/// client.send(text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#)).unwrap();
-/// assert!(text_of(from_server.recv().await).ends_with(r#""data":"anonymous"}"#));
-/// client.send(text(r#"{"pkg_id": 2, "req_id": "550e8400-e29b-41d4-a716-446655440001"}"#)).unwrap();
-/// assert!(text_of(from_server.recv().await).contains(r#""code":"permission_denied""#));
+/// client.send_text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#);
+/// assert!(client.recv_text().await.ends_with(r#""data":"anonymous"}"#));
+/// client.send_text(r#"{"pkg_id": 2, "req_id": "550e8400-e29b-41d4-a716-446655440001"}"#);
+/// assert!(client.recv_text().await.contains(r#""code":"permission_denied""#));
 /// drop(client);
 /// connection.await.unwrap();
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -148,58 +148,7 @@ impl WsConfig {
 /// # Examples
 ///
 /// ```
-/// # use futures_util::{Sink, Stream};
-/// # use pkg_router::transport::{Frame, SocketError};
-/// # use std::pin::Pin;
-/// # use std::task::{Context, Poll};
-/// # use tokio::sync::mpsc;
-/// # /// The server's end of an in-memory WebSocket.
-/// # struct Pipe {
-/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
-/// #     outgoing: mpsc::UnboundedSender<Frame>,
-/// # }
-/// # impl Stream for Pipe {
-/// #     type Item = Result<Frame, SocketError>;
-/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-/// #         self.incoming.poll_recv(cx)
-/// #     }
-/// # }
-/// # impl Sink<Frame> for Pipe {
-/// #     type Error = SocketError;
-/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
-/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
-/// #     }
-/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// # }
-/// # /// A connected pair: the server's socket, and the client's sender and receiver.
-/// # fn pipe() -> (
-/// #     Pipe,
-/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
-/// #     mpsc::UnboundedReceiver<Frame>,
-/// # ) {
-/// #     let (to_server, incoming) = mpsc::unbounded_channel();
-/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
-/// #     (Pipe { incoming, outgoing }, to_server, from_server)
-/// # }
-/// # /// A text frame.
-/// # fn text(text: &str) -> Result<Frame, SocketError> {
-/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
-/// # }
-/// # /// The text of a text frame.
-/// # fn text_of(frame: Option<Frame>) -> String {
-/// #     match frame {
-/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
-/// #         other => panic!("expected a text frame, got {other:?}"),
-/// #     }
-/// # }
+/// use pkg_router::testing::MemorySocket;
 /// use pkg_router::transport::{AuthMode, Endpoint, RateLimit, WsConfig};
 /// use pkg_router::{HandlerError, Hub, Router};
 /// use std::sync::Arc;
@@ -214,16 +163,16 @@ impl WsConfig {
 /// config.auth = AuthMode::Disabled;
 /// config.rate_limit = Some(RateLimit::new(2, Duration::from_secs(60)));
 /// let endpoint = Arc::new(Endpoint::new(Router::builder().handler(1, ping).build()?, config));
-/// let (socket, client, mut from_server) = pipe();
+/// let (socket, mut client) = MemorySocket::pair();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///
 /// for n in 0..3 {
 ///     let frame = format!(r#"{{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-44665544000{n}"}}"#);
-///     client.send(text(&frame)).unwrap();
+///     client.send_text(&frame);
 /// }
 /// let mut limited = 0;
 /// for _ in 0..3 {
-///     if text_of(from_server.recv().await).contains(r#""code":"rate_limited""#) {
+///     if client.recv_text().await.contains(r#""code":"rate_limited""#) {
 ///         limited += 1;
 ///     }
 /// }

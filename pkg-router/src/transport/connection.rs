@@ -53,59 +53,8 @@ impl Endpoint {
     /// the same way:
     ///
     /// ```
-    /// use futures_util::{Sink, Stream};
-    /// use pkg_router::transport::{Frame, SocketError};
-    /// use std::pin::Pin;
-    /// use std::task::{Context, Poll};
-    /// use tokio::sync::mpsc;
-    /// /// The server's end of an in-memory WebSocket.
-    /// struct Pipe {
-    ///     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
-    ///     outgoing: mpsc::UnboundedSender<Frame>,
-    /// }
-    /// impl Stream for Pipe {
-    ///     type Item = Result<Frame, SocketError>;
-    ///     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-    ///         self.incoming.poll_recv(cx)
-    ///     }
-    /// }
-    /// impl Sink<Frame> for Pipe {
-    ///     type Error = SocketError;
-    ///     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-    ///         Poll::Ready(Ok(()))
-    ///     }
-    ///     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
-    ///         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
-    ///     }
-    ///     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-    ///         Poll::Ready(Ok(()))
-    ///     }
-    ///     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-    ///         Poll::Ready(Ok(()))
-    ///     }
-    /// }
-    /// /// A connected pair: the server's socket, and the client's sender and receiver.
-    /// fn pipe() -> (
-    ///     Pipe,
-    ///     mpsc::UnboundedSender<Result<Frame, SocketError>>,
-    ///     mpsc::UnboundedReceiver<Frame>,
-    /// ) {
-    ///     let (to_server, incoming) = mpsc::unbounded_channel();
-    ///     let (outgoing, from_server) = mpsc::unbounded_channel();
-    ///     (Pipe { incoming, outgoing }, to_server, from_server)
-    /// }
-    /// /// A text frame.
-    /// fn text(text: &str) -> Result<Frame, SocketError> {
-    ///     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
-    /// }
-    /// /// The text of a text frame.
-    /// fn text_of(frame: Option<Frame>) -> String {
-    ///     match frame {
-    ///         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
-    ///         other => panic!("expected a text frame, got {other:?}"),
-    ///     }
-    /// }
-    ///
+    /// use pkg_router::testing::MemorySocket;
+    /// use pkg_router::transport::Frame;
     /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
     /// use pkg_router::{CloseReason, HandlerError, Hub, Principal, Router};
     /// use std::sync::Arc;
@@ -129,17 +78,17 @@ impl Endpoint {
     ///     Endpoint::new(router, WsConfig::default()).with_authenticator(Names),
     /// );
     /// let admission = endpoint.admit(None, None)?;
-    /// let (socket, client, mut from_server) = pipe();
+    /// let (socket, mut client) = MemorySocket::pair();
     /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
     ///
-    /// client.send(text(r#"{"type": "auth", "token": "Bearer ann"}"#)).unwrap();
-    /// assert_eq!(text_of(from_server.recv().await), r#"{"type":"auth_ok"}"#);
-    /// client.send(text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#)).unwrap();
-    /// assert!(text_of(from_server.recv().await).ends_with(r#""data":"ann"}"#));
+    /// client.send_text(r#"{"type": "auth", "token": "Bearer ann"}"#);
+    /// assert_eq!(client.recv_text().await, r#"{"type":"auth_ok"}"#);
+    /// client.send_text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#);
+    /// assert!(client.recv_text().await.ends_with(r#""data":"ann"}"#));
     /// assert_eq!(endpoint.hub().connection_count(), 1);
     ///
-    /// drop(client); // the peer goes away
-    /// assert_eq!(from_server.recv().await, Some(Frame::Close(Some(CloseReason::new(1000, "")))));
+    /// client.send(Frame::Close(None)); // the peer closes; the server answers the close
+    /// assert_eq!(client.recv().await, Some(Frame::Close(Some(CloseReason::new(1000, "")))));
     /// connection.await.unwrap();
     /// assert_eq!(endpoint.hub().connection_count(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -148,6 +148,8 @@ pub(super) struct Driver<'d, C, S, D, F> {
     reading: Reading,
     /// While `UntilIdle`: runs from the read that found the socket empty.
     quiet: Option<Pin<Box<Sleep>>>,
+    /// The peer sent its close frame (or ended the stream): nothing to linger for.
+    peer_closed: bool,
 }
 
 /// The numbers the loop works with (from [`WsConfig`](super::WsConfig)).
@@ -232,6 +234,7 @@ where
             malformed: 0,
             reading: Reading::Open,
             quiet: None,
+            peer_closed: false,
         }
     }
 
@@ -376,6 +379,7 @@ where
                         progress = true;
                         match frame {
                             None | Some(Ok(Frame::Close(_))) => {
+                                self.peer_closed = true;
                                 return Poll::Ready(self.stop(close_code::NORMAL, ""));
                             }
                             Some(Err(err)) => {
@@ -479,7 +483,12 @@ where
             };
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, flush).await;
         }
-        close_socket(&mut self.socket, reason, self.limits.close_linger).await;
+        let linger = if self.peer_closed {
+            Duration::ZERO
+        } else {
+            self.limits.close_linger
+        };
+        close_socket(&mut self.socket, reason, linger).await;
     }
 }
 

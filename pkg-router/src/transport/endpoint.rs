@@ -277,58 +277,8 @@ impl Endpoint {
     /// # Examples
     ///
     /// ```
-    /// # use futures_util::{Sink, Stream};
-    /// # use pkg_router::transport::{Frame, SocketError};
-    /// # use std::pin::Pin;
-    /// # use std::task::{Context, Poll};
-    /// # use tokio::sync::mpsc;
-    /// # /// The server's end of an in-memory WebSocket.
-    /// # struct Pipe {
-    /// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
-    /// #     outgoing: mpsc::UnboundedSender<Frame>,
-    /// # }
-    /// # impl Stream for Pipe {
-    /// #     type Item = Result<Frame, SocketError>;
-    /// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-    /// #         self.incoming.poll_recv(cx)
-    /// #     }
-    /// # }
-    /// # impl Sink<Frame> for Pipe {
-    /// #     type Error = SocketError;
-    /// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-    /// #         Poll::Ready(Ok(()))
-    /// #     }
-    /// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
-    /// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
-    /// #     }
-    /// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-    /// #         Poll::Ready(Ok(()))
-    /// #     }
-    /// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-    /// #         Poll::Ready(Ok(()))
-    /// #     }
-    /// # }
-    /// # /// A connected pair: the server's socket, and the client's sender and receiver.
-    /// # fn pipe() -> (
-    /// #     Pipe,
-    /// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
-    /// #     mpsc::UnboundedReceiver<Frame>,
-    /// # ) {
-    /// #     let (to_server, incoming) = mpsc::unbounded_channel();
-    /// #     let (outgoing, from_server) = mpsc::unbounded_channel();
-    /// #     (Pipe { incoming, outgoing }, to_server, from_server)
-    /// # }
-    /// # /// A text frame.
-    /// # fn text(text: &str) -> Result<Frame, SocketError> {
-    /// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
-    /// # }
-    /// # /// The text of a text frame.
-    /// # fn text_of(frame: Option<Frame>) -> String {
-    /// #     match frame {
-    /// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
-    /// #         other => panic!("expected a text frame, got {other:?}"),
-    /// #     }
-    /// # }
+    /// use pkg_router::testing::MemorySocket;
+    /// # use pkg_router::transport::{Frame};
     /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
     /// use pkg_router::{close_code, CloseReason, Hub, Principal, Router};
     /// use std::sync::Arc;
@@ -342,11 +292,11 @@ impl Endpoint {
     /// }
     ///
     /// async fn login(endpoint: Arc<Endpoint>) -> Frame {
-    ///     let (socket, client, mut from_server) = pipe();
+    ///     let (socket, mut client) = MemorySocket::pair();
     ///     let admission = endpoint.admit(None, None).unwrap();
     ///     tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
-    ///     client.send(text(r#"{"type": "auth", "token": "Bearer ann"}"#)).unwrap();
-    ///     from_server.recv().await.unwrap()
+    ///     client.send_text(r#"{"type": "auth", "token": "Bearer ann"}"#);
+    ///     client.recv().await.unwrap()
     /// }
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -356,7 +306,7 @@ impl Endpoint {
     /// assert_eq!(login(without).await, Frame::Close(Some(unavailable)));
     ///
     /// let with = Arc::new(Endpoint::new(router, WsConfig::default()).with_authenticator(Names));
-    /// assert_eq!(text_of(Some(login(with).await)), r#"{"type":"auth_ok"}"#);
+    /// assert_eq!(login(with).await, Frame::Text(bytes::Bytes::from_static(br#"{"type":"auth_ok"}"#)));
     /// # Ok::<(), pkg_router::BuildError>(())
     /// # }).unwrap();
     /// ```

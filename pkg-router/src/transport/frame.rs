@@ -12,58 +12,8 @@ use bytes::Bytes;
 /// # Examples
 ///
 /// ```
-/// # use futures_util::{Sink, Stream};
-/// # use pkg_router::transport::{Frame, SocketError};
-/// # use std::pin::Pin;
-/// # use std::task::{Context, Poll};
-/// # use tokio::sync::mpsc;
-/// # /// The server's end of an in-memory WebSocket.
-/// # struct Pipe {
-/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
-/// #     outgoing: mpsc::UnboundedSender<Frame>,
-/// # }
-/// # impl Stream for Pipe {
-/// #     type Item = Result<Frame, SocketError>;
-/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-/// #         self.incoming.poll_recv(cx)
-/// #     }
-/// # }
-/// # impl Sink<Frame> for Pipe {
-/// #     type Error = SocketError;
-/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
-/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
-/// #     }
-/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// # }
-/// # /// A connected pair: the server's socket, and the client's sender and receiver.
-/// # fn pipe() -> (
-/// #     Pipe,
-/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
-/// #     mpsc::UnboundedReceiver<Frame>,
-/// # ) {
-/// #     let (to_server, incoming) = mpsc::unbounded_channel();
-/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
-/// #     (Pipe { incoming, outgoing }, to_server, from_server)
-/// # }
-/// # /// A text frame.
-/// # fn text(text: &str) -> Result<Frame, SocketError> {
-/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
-/// # }
-/// # /// The text of a text frame.
-/// # fn text_of(frame: Option<Frame>) -> String {
-/// #     match frame {
-/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
-/// #         other => panic!("expected a text frame, got {other:?}"),
-/// #     }
-/// # }
+/// use pkg_router::testing::MemorySocket;
+/// # use pkg_router::transport::{Frame};
 /// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
 /// use pkg_router::{Hub, ResponseModel, Router};
 /// use std::sync::Arc;
@@ -72,13 +22,13 @@ use bytes::Bytes;
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Disabled;
 /// let endpoint = Arc::new(Endpoint::new(Router::builder().allow_empty().build()?, config));
-/// let (socket, client, mut from_server) = pipe();
+/// let (socket, mut client) = MemorySocket::pair();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///
-/// client.send(Ok(Frame::Ping(bytes::Bytes::new()))).unwrap(); // keepalive: not a request
-/// client.send(Ok(Frame::Binary(bytes::Bytes::from_static(b"\x08\x01")))).unwrap();
+/// client.send(Frame::Ping(bytes::Bytes::new())); // keepalive: not a request
+/// client.send(Frame::Binary(bytes::Bytes::from_static(b"\x08\x01")));
 /// // The first answer is the binary frame's: nothing answers a ping.
-/// let answer: ResponseModel = serde_json::from_str(&text_of(from_server.recv().await))?;
+/// let answer: ResponseModel = serde_json::from_str(&client.recv_text().await)?;
 /// let body = answer.error_body().unwrap();
 /// assert_eq!(body.code, "invalid_envelope");
 /// assert_eq!(body.msg, "wrong frame type for this connection's format");
@@ -112,58 +62,8 @@ pub enum Frame {
 /// # Examples
 ///
 /// ```
-/// # use futures_util::{Sink, Stream};
+/// use pkg_router::testing::MemorySocket;
 /// # use pkg_router::transport::{Frame, SocketError};
-/// # use std::pin::Pin;
-/// # use std::task::{Context, Poll};
-/// # use tokio::sync::mpsc;
-/// # /// The server's end of an in-memory WebSocket.
-/// # struct Pipe {
-/// #     incoming: mpsc::UnboundedReceiver<Result<Frame, SocketError>>,
-/// #     outgoing: mpsc::UnboundedSender<Frame>,
-/// # }
-/// # impl Stream for Pipe {
-/// #     type Item = Result<Frame, SocketError>;
-/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-/// #         self.incoming.poll_recv(cx)
-/// #     }
-/// # }
-/// # impl Sink<Frame> for Pipe {
-/// #     type Error = SocketError;
-/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), SocketError> {
-/// #         self.outgoing.send(frame).map_err(|_| SocketError::Closed("client gone".into()))
-/// #     }
-/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-/// #         Poll::Ready(Ok(()))
-/// #     }
-/// # }
-/// # /// A connected pair: the server's socket, and the client's sender and receiver.
-/// # fn pipe() -> (
-/// #     Pipe,
-/// #     mpsc::UnboundedSender<Result<Frame, SocketError>>,
-/// #     mpsc::UnboundedReceiver<Frame>,
-/// # ) {
-/// #     let (to_server, incoming) = mpsc::unbounded_channel();
-/// #     let (outgoing, from_server) = mpsc::unbounded_channel();
-/// #     (Pipe { incoming, outgoing }, to_server, from_server)
-/// # }
-/// # /// A text frame.
-/// # fn text(text: &str) -> Result<Frame, SocketError> {
-/// #     Ok(Frame::Text(bytes::Bytes::from(text.to_owned())))
-/// # }
-/// # /// The text of a text frame.
-/// # fn text_of(frame: Option<Frame>) -> String {
-/// #     match frame {
-/// #         Some(Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).unwrap(),
-/// #         other => panic!("expected a text frame, got {other:?}"),
-/// #     }
-/// # }
 /// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
 /// use pkg_router::{close_code, CloseReason, Hub, Router};
 /// use std::sync::Arc;
@@ -172,13 +72,13 @@ pub enum Frame {
 /// let mut config = WsConfig::default();
 /// config.auth = AuthMode::Disabled;
 /// let endpoint = Arc::new(Endpoint::new(Router::builder().allow_empty().build()?, config));
-/// let (socket, client, mut from_server) = pipe();
+/// let (socket, mut client) = MemorySocket::pair();
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, endpoint.admit(None, None)?, None));
 ///
 /// // The adapter's library refused a message over `max_message_size`.
-/// client.send(Err(SocketError::TooBig)).unwrap();
+/// client.fail(SocketError::TooBig);
 /// let closed = CloseReason::new(close_code::TOO_BIG, "message too big");
-/// assert_eq!(from_server.recv().await, Some(Frame::Close(Some(closed))));
+/// assert_eq!(client.recv().await, Some(Frame::Close(Some(closed))));
 /// connection.await.unwrap();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
