@@ -122,8 +122,9 @@ pub const MAX_REASON_BYTES: usize = 123;
 /// Why the server closes a connection: the close frame's code and reason (cut to
 /// [`MAX_REASON_BYTES`]).
 ///
-/// Sent through the close signal a connection registered with [`Hub::register`](crate::Hub::register);
-/// the transport turns it into the close frame.
+/// Given to [`Hub::close`](crate::Hub::close), [`Hub::close_principal`](crate::Hub::close_principal)
+/// or [`Audience::close`](crate::hub::Audience::close); the transport turns it into the close
+/// frame.
 ///
 /// # Examples
 ///
@@ -232,8 +233,8 @@ pub struct Push {
 impl Push {
     /// A push of `data` under `pkg_id`.
     ///
-    /// [`Hub::broadcast`](crate::Hub::broadcast) builds one for you; build it yourself to queue
-    /// a push on one connection ([`Outbound::Push`]) or in a backend.
+    /// [`Hub::broadcast`](crate::Hub::broadcast) builds one for you; build it yourself to relay
+    /// one ([`Audience::push_built`](crate::hub::Audience::push_built)) or in a backend.
     ///
     /// # Errors
     ///

@@ -17,6 +17,7 @@ use crate::envelope::{EnvelopeError, RawRequest, RequestModel, ResponseModel};
 use crate::extract::RequestContext;
 use crate::handler::BoxedHandler;
 use crate::into_response::IntoResponse;
+use crate::principal::{holds_all_roles, missing_roles};
 use crate::reply::Reply;
 use crate::schema::CompiledSchema;
 use crate::state::TypeMap;
@@ -78,6 +79,13 @@ struct Inner {
     shared: Shared,
     table: RouteTable,
     hooks: Vec<Box<dyn DispatchHook>>,
+}
+
+/// The answer to a JSON frame: its text, and whether the frame was malformed (an
+/// `invalid_envelope` answer), which a transport counts.
+pub(crate) struct JsonAnswer {
+    pub(crate) text: String,
+    pub(crate) malformed: bool,
 }
 
 /// What every request of a router shares: the application state and settings extractors read.
@@ -152,25 +160,31 @@ impl Router {
     /// Never fails: a malformed frame is answered with `INVALID_DATA`/`invalid_envelope`
     /// (echoing whatever ids could be read), as [protocol §4.3](crate::protocol#43-malformed-frames) requires.
     pub async fn handle_json(&self, session: &Session, frame: &str) -> String {
-        self.handle_json_frame(session, frame).await.0
+        self.handle_json_frame(session, frame).await.text
     }
 
     /// [`handle_json`](Self::handle_json), also telling whether the frame was malformed (so a
     /// transport can count consecutive malformed frames).
-    pub(crate) async fn handle_json_frame(&self, session: &Session, frame: &str) -> (String, bool) {
+    pub(crate) async fn handle_json_frame(&self, session: &Session, frame: &str) -> JsonAnswer {
         // Parse `data` in the same pass only for callers the handler would accept.
         let eager = |pkg_id| {
             self.endpoint(pkg_id)
-                .is_some_and(|e| e.roles.iter().all(|r| session.principal().has_role(r)))
+                .is_some_and(|e| holds_all_roles(&session.principal().roles, e.roles.iter()))
         };
         match RawRequest::parse_with(frame, eager) {
             Ok(raw) => {
                 let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
                 let reply = self.run(session, pkg_id, req_id, Payload::Raw(raw)).await;
                 let malformed = reply.is_invalid_envelope();
-                (reply.into_json(), malformed)
+                JsonAnswer {
+                    text: reply.into_json(),
+                    malformed,
+                }
             }
-            Err(err) => (invalid_envelope(err).to_json(), true),
+            Err(err) => JsonAnswer {
+                text: invalid_envelope(err).to_json(),
+                malformed: true,
+            },
         }
     }
 
@@ -271,13 +285,10 @@ impl Router {
     ) -> Reply {
         // Roles before schema: an unauthorised caller learns nothing about the schema.
         let principal = session.principal();
-        if !endpoint.roles.iter().all(|role| principal.has_role(role)) {
-            let missing: Vec<&str> = endpoint
-                .roles
-                .iter()
-                .filter(|role| !principal.has_role(role))
-                .map(String::as_str)
-                .collect();
+        let missing: Vec<&str> = missing_roles(&principal.roles, endpoint.roles.iter())
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
             tracing::debug!(?missing, "permission denied");
             return ResponseModel::error(
                 pkg_id,

@@ -18,7 +18,7 @@ pub(crate) trait Codec: Copy + Send + Sync + 'static {
         router: &'a Router,
         session: &'a Session,
         frame: Frame,
-    ) -> impl Future<Output = (Outbound, bool)> + Send + 'a;
+    ) -> impl Future<Output = Answer> + Send + 'a;
 
     /// The `pkg_id` and `req_id` of a data frame, or 0 and nil when they cannot be read.
     fn ids(self, frame: &Frame) -> (u32, Uuid);
@@ -31,26 +31,38 @@ pub(crate) trait Codec: Copy + Send + Sync + 'static {
 }
 
 /// JSON text frames.
+/// A request's answer, ready for the socket.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The encoded response.
+    pub(crate) frame: Outbound,
+    /// The frame was not a valid request envelope (counts toward `max_malformed`).
+    pub(crate) malformed: bool,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct JsonCodec;
 
 impl Codec for JsonCodec {
-    async fn handle(self, router: &Router, session: &Session, frame: Frame) -> (Outbound, bool) {
+    async fn handle(self, router: &Router, session: &Session, frame: Frame) -> Answer {
         let problem = match &frame {
             Frame::Text(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => {
-                    let (json, malformed) = router.handle_json_frame(session, text).await;
-                    return (Outbound::Text(Bytes::from(json)), malformed);
+                    let answer = router.handle_json_frame(session, text).await;
+                    return Answer {
+                        frame: Outbound::Text(Bytes::from(answer.text)),
+                        malformed: answer.malformed,
+                    };
                 }
                 Err(_) => EnvelopeProblem::Json("frame is not UTF-8".into()),
             },
             // PROTOCOL.md 4.4: a binary frame on a JSON connection.
             _ => EnvelopeProblem::WrongFrameType,
         };
-        (
-            self.encode(&EnvelopeError::new(problem).to_response()),
-            true,
-        )
+        Answer {
+            frame: self.encode(&EnvelopeError::new(problem).to_response()),
+            malformed: true,
+        }
     }
 
     fn ids(self, frame: &Frame) -> (u32, Uuid) {

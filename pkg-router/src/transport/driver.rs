@@ -5,8 +5,31 @@
 //! together: an answer is written in the same poll that produced it (no channel hop, no wake of
 //! the task by itself), the socket is not split behind a lock, and the close and shutdown
 //! signals are polled once per wake instead of once per frame.
+//!
+//! # Invariants
+//!
+//! What a change here must keep (each has a test in `tests/driver.rs`, `tests/ws.rs` or
+//! `tests/ws_closing.rs`):
+//!
+//! - **One owner.** The driver is the only reader and writer of its socket; a `Driver` is
+//!   polled by one task, and [`Driver::run`] is cancel-safe (all state lives in the driver).
+//! - **Wakers.** The task is woken only by sources that returned `Pending` in the last wake:
+//!   each wake polls the signals and the ticker once, then loops over answers, writes and
+//!   reads until none moves ([`Wake`] remembers what already returned `Pending`). Reading is
+//!   skipped while the in-flight slots are full; an answer frees a slot and wakes the task.
+//!   The only self-wake is the write budget ([`MAX_WRITES_PER_POLL`]).
+//! - **Order.** Frames leave in outbox order, the outbox before the hub's channel. A request's
+//!   pushes (queued while it ran) precede its answer; answers leave in completion order (in
+//!   request order with `max_in_flight = 1`); the close frame is last.
+//! - **Bounds.** At most `max_in_flight` requests run; the hub's channel holds at most
+//!   `outbound_queue` pushes and the outbox reaching `outbound_queue` frames closes the
+//!   connection as a slow consumer: a peer that does not read costs bounded memory.
+//! - **Shutdown.** Reading goes `Open -> UntilIdle -> Closed` ([`Reading`]): a request is read,
+//!   run and answered before the 1001 close frame, or never read. After any close frame the
+//!   socket is read and discarded until the peer's close frame or the linger
+//!   ([`close_socket`]), so no reset destroys what was sent.
 
-use super::codec::Codec;
+use super::codec::{Answer, Codec};
 use super::endpoint::Endpoint;
 use super::frame::{Frame, SocketError};
 use super::in_flight::InFlight;
@@ -47,7 +70,7 @@ pub(super) struct Dispatcher<'a, C> {
 impl<C: Codec> Dispatcher<'_, C> {
     /// Handles one data frame: rate limit, transport timeout, dispatch. The flag tells whether
     /// the frame was malformed.
-    pub(super) async fn dispatch(&self, frame: Frame) -> (Outbound, bool) {
+    pub(super) async fn dispatch(&self, frame: Frame) -> Answer {
         if let Some(limiter) = &self.endpoint.limiter
             && let Err(wait) = limiter.check(&self.limiter_key)
         {
@@ -63,7 +86,10 @@ impl<C: Codec> Dispatcher<'_, C> {
                 "Rate limit exceeded",
                 Some(json!({ "retry_after_ms": wait.as_millis().max(1) as u64 })),
             );
-            return (self.codec.encode(&reply), false);
+            return Answer {
+                frame: self.codec.encode(&reply),
+                malformed: false,
+            };
         }
         let router = &self.endpoint.router;
         let Some(limit) = self.endpoint.config.handler_timeout else {
@@ -84,11 +110,37 @@ impl<C: Codec> Dispatcher<'_, C> {
                 let (pkg_id, req_id) = self.codec.ids(&copy);
                 tracing::warn!(pkg_id, %req_id, "request exceeded the transport's handler timeout");
                 let reply = crate::router::timeout_response(pkg_id, req_id, limit);
-                (self.codec.encode(&reply), false)
+                Answer {
+                    frame: self.codec.encode(&reply),
+                    malformed: false,
+                }
             }
         }
     }
 }
+
+/// What one wake of the loop learned about its sources: once a poll returned `Pending` (and
+/// so registered the wake-up), polling again in the same wake is wasted work.
+struct Wake {
+    /// The socket may hold more frames.
+    may_read: bool,
+    /// The hub's channel may hold more pushes (`try_recv` is enough once `poll_recv` was
+    /// `Pending`).
+    may_recv: bool,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Self {
+            may_read: true,
+            may_recv: true,
+        }
+    }
+}
+
+/// Writing to the socket failed: nothing more can be sent.
+#[derive(Debug)]
+struct SocketGone;
 
 /// Why the loop stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -175,7 +227,7 @@ where
     C: Codec,
     S: Stream<Item = Result<Frame, SocketError>> + Sink<Frame, Error = SocketError> + Unpin,
     D: Fn(Frame) -> F,
-    F: Future<Output = (Outbound, bool)>,
+    F: Future<Output = Answer>,
 {
     pub(super) fn new(
         codec: C,
@@ -281,68 +333,42 @@ where
         stop
     }
 
+    /// One wake of the loop. The steps, in order:
+    ///
+    /// 1. [`poll_signals`](Self::poll_signals): close, shutdown, token expiry;
+    /// 2. [`poll_keepalive`](Self::poll_keepalive): pings, and the idle limit;
+    /// 3. until nothing moves: [`collect_answers`](Self::collect_answers) (finished
+    ///    requests, with the pushes queued while they ran), [`poll_write`](Self::poll_write)
+    ///    (outbox, then pushes, one flush), [`read_requests`](Self::read_requests) (new
+    ///    requests, while in-flight slots are free).
+    ///
+    /// Waker rule: the task is woken only by what returned `Pending` in this wake, so every
+    /// source that can make progress is polled until it returns `Pending` (or is deliberately
+    /// skipped: reading while the in-flight slots are full, which an answer wakes). The one
+    /// exception is the write budget ([`MAX_WRITES_PER_POLL`]): the task wakes itself and
+    /// yields, so a long burst does not starve the other connections of its thread.
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Stop> {
-        // The signals registered their wakers; polling them once per wake is enough.
-        if self.closed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Stop::Close);
+        if let Some(stop) = self.poll_signals(cx) {
+            return Poll::Ready(stop);
         }
-        if self.reading == Reading::Open && self.shutdown.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Stop::Shutdown);
+        if let Some(stop) = self.poll_keepalive(cx) {
+            return Poll::Ready(stop);
         }
-        if let Some(expiry) = &mut self.expiry
-            && expiry.as_mut().poll(cx).is_ready()
-        {
-            return Poll::Ready(self.stop(close_code::AUTH_FAILED, "token expired"));
-        }
-        // Until `Pending`: that poll registers the wake-up for the next tick.
-        while let Poll::Ready(tick) = self.ticker.poll_tick(cx) {
-            // Frames since the last tick count as seen now: no clock read per frame, at the
-            // price of dropping a silent peer up to one interval later.
-            if std::mem::take(&mut self.seen) {
-                self.last_seen = tick;
-            }
-            let idle = tick.saturating_duration_since(self.last_seen);
-            if idle > self.limits.ping_interval + self.limits.pong_timeout {
-                tracing::info!(idle_ms = idle.as_millis() as u64, "keepalive timeout");
-                return Poll::Ready(self.stop(close_code::POLICY, "keepalive timeout"));
-            }
-            self.outbox.push_back(Frame::Ping(Bytes::new()));
-        }
-        // Whether the socket may hold more frames: false once a read returned `Pending`, which
-        // registered the wake-up for the next one.
-        let mut may_read = true;
-        // The same for pushes: once `poll_recv` returned `Pending`, `try_recv` is enough.
-        let mut may_recv = true;
+        let mut wake = Wake::default();
         let mut written = 0;
         loop {
-            let mut progress = false;
-            // Answers first: they free in-flight slots and go out with this flush.
-            while let Poll::Ready(Some((reply, was_malformed))) = self.in_flight.poll_next_unpin(cx)
-            {
-                progress = true;
-                self.malformed = if was_malformed { self.malformed + 1 } else { 0 };
-                // Pushes queued while the request ran go out before its answer, as queued.
-                while let Ok(push) = self.pushes.try_recv() {
-                    self.outbox.push_back(into_frame(self.codec, push));
-                }
-                if self.outbox.len() >= self.limits.outbound_queue {
-                    tracing::warn!("outbound queue full: closing slow consumer");
-                    self.close.send_replace(Some(CloseReason::slow_consumer()));
-                    return Poll::Ready(Stop::Close);
-                }
-                self.outbox.push_back(into_frame(self.codec, reply));
-                if self.limits.max_malformed > 0 && self.malformed >= self.limits.max_malformed {
-                    return Poll::Ready(self.stop(close_code::POLICY, "too many malformed frames"));
-                }
-            }
+            let mut progress = match self.collect_answers(cx) {
+                Ok(progress) => progress,
+                Err(stop) => return Poll::Ready(stop),
+            };
             if self.reading == Reading::Closed
                 && self.in_flight.is_empty()
                 && self.outbox.is_empty()
             {
                 return Poll::Ready(Stop::Drained);
             }
-            match self.poll_write(cx, &mut may_recv) {
-                Poll::Ready(Err(())) => return Poll::Ready(Stop::SocketGone),
+            match self.poll_write(cx, &mut wake) {
+                Poll::Ready(Err(SocketGone)) => return Poll::Ready(Stop::SocketGone),
                 Poll::Ready(Ok(sent)) => {
                     written += sent;
                     progress |= sent > 0;
@@ -354,49 +380,9 @@ where
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            // A peer that does not read cannot stop us reading: only the outbox limit does.
-            if self.reading != Reading::Closed
-                && may_read
-                && self.in_flight.len() < self.limits.max_in_flight.max(1)
-            {
-                match self.socket.poll_next_unpin(cx) {
-                    Poll::Pending => {
-                        may_read = false;
-                        if self.reading == Reading::UntilIdle {
-                            let quiet = self.quiet.get_or_insert_with(|| {
-                                Box::pin(tokio::time::sleep(READ_OUT_QUIET))
-                            });
-                            if quiet.as_mut().poll(cx).is_ready() {
-                                // Everything that arrived before the shutdown is read.
-                                self.reading = Reading::Closed;
-                                progress = true;
-                            }
-                        }
-                    }
-                    Poll::Ready(frame) => {
-                        self.quiet = None;
-                        self.seen = true;
-                        progress = true;
-                        match frame {
-                            None | Some(Ok(Frame::Close(_))) => {
-                                self.peer_closed = true;
-                                return Poll::Ready(self.stop(close_code::NORMAL, ""));
-                            }
-                            Some(Err(err)) => {
-                                if let Some(reason) = close_reason_for(&err) {
-                                    tracing::debug!(error = %err, code = reason.code, "read failed");
-                                    self.close.send_replace(Some(reason));
-                                }
-                                return Poll::Ready(self.stop(close_code::NORMAL, ""));
-                            }
-                            Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
-                                count_message_received();
-                                self.in_flight.push((self.dispatch)(frame));
-                            }
-                            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
-                        }
-                    }
-                }
+            match self.read_requests(cx, &mut wake) {
+                Ok(read) => progress |= read,
+                Err(stop) => return Poll::Ready(stop),
             }
             if !progress {
                 return Poll::Pending;
@@ -404,17 +390,145 @@ where
         }
     }
 
+    /// Step 1: the close signal, the shutdown signal (only while reading is open) and the
+    /// token's expiry. They registered their wakers; polling them once per wake is enough.
+    fn poll_signals(&mut self, cx: &mut Context<'_>) -> Option<Stop> {
+        if self.closed.as_mut().poll(cx).is_ready() {
+            return Some(Stop::Close);
+        }
+        if self.reading == Reading::Open && self.shutdown.as_mut().poll(cx).is_ready() {
+            return Some(Stop::Shutdown);
+        }
+        if let Some(expiry) = &mut self.expiry
+            && expiry.as_mut().poll(cx).is_ready()
+        {
+            return Some(self.stop(close_code::AUTH_FAILED, "token expired"));
+        }
+        None
+    }
+
+    /// Step 2: queues a ping at each tick, and stops a peer silent for longer than the ping
+    /// interval plus the pong timeout.
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> Option<Stop> {
+        // Until `Pending`: that poll registers the wake-up for the next tick.
+        while let Poll::Ready(tick) = self.ticker.poll_tick(cx) {
+            // Frames since the last tick count as seen now: no clock read per frame, at the
+            // price of dropping a silent peer up to one interval later.
+            if std::mem::take(&mut self.seen) {
+                self.last_seen = tick;
+            }
+            let idle = tick.saturating_duration_since(self.last_seen);
+            if idle > self.limits.ping_interval + self.limits.pong_timeout {
+                tracing::info!(idle_ms = idle.as_millis() as u64, "keepalive timeout");
+                return Some(self.stop(close_code::POLICY, "keepalive timeout"));
+            }
+            self.outbox.push_back(Frame::Ping(Bytes::new()));
+        }
+        None
+    }
+
+    /// Step 3a: moves every finished request's answer to the outbox. `Ok(true)` if any did.
+    ///
+    /// Ordering guarantee: the pushes a request queued while it ran go out before its answer,
+    /// as queued (a client that sees the answer has seen the request's pushes).
+    fn collect_answers(&mut self, cx: &mut Context<'_>) -> Result<bool, Stop> {
+        let mut progress = false;
+        // Answers first: they free in-flight slots and go out with this flush.
+        while let Poll::Ready(Some(answer)) = self.in_flight.poll_next_unpin(cx) {
+            progress = true;
+            self.malformed = if answer.malformed {
+                self.malformed + 1
+            } else {
+                0
+            };
+            while let Ok(push) = self.pushes.try_recv() {
+                self.outbox.push_back(into_frame(self.codec, push));
+            }
+            if self.outbox.len() >= self.limits.outbound_queue {
+                tracing::warn!("outbound queue full: closing slow consumer");
+                self.close.send_replace(Some(CloseReason::slow_consumer()));
+                return Err(Stop::Close);
+            }
+            self.outbox.push_back(into_frame(self.codec, answer.frame));
+            if self.limits.max_malformed > 0 && self.malformed >= self.limits.max_malformed {
+                return Err(self.stop(close_code::POLICY, "too many malformed frames"));
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Step 3c: reads one frame and starts its request, unless reading is closed, the socket
+    /// was found empty in this wake, or every in-flight slot is taken (a peer that does not
+    /// read cannot stop us reading: only the outbox limit does). `Ok(true)` if it read.
+    fn read_requests(&mut self, cx: &mut Context<'_>, wake: &mut Wake) -> Result<bool, Stop> {
+        if self.reading == Reading::Closed
+            || !wake.may_read
+            || self.in_flight.len() >= self.limits.max_in_flight.max(1)
+        {
+            return Ok(false);
+        }
+        let frame = match self.socket.poll_next_unpin(cx) {
+            Poll::Ready(frame) => frame,
+            Poll::Pending => {
+                wake.may_read = false;
+                return Ok(self.reading == Reading::UntilIdle && self.poll_quiet(cx));
+            }
+        };
+        self.quiet = None;
+        self.seen = true;
+        match frame {
+            None | Some(Ok(Frame::Close(_))) => {
+                self.peer_closed = true;
+                Err(self.stop(close_code::NORMAL, ""))
+            }
+            Some(Err(err)) => {
+                if let Some(reason) = close_reason_for(&err) {
+                    tracing::debug!(error = %err, code = reason.code, "read failed");
+                    self.close.send_replace(Some(reason));
+                }
+                Err(self.stop(close_code::NORMAL, ""))
+            }
+            Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
+                count_message_received();
+                self.in_flight.push((self.dispatch)(frame));
+                Ok(true)
+            }
+            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => Ok(true),
+        }
+    }
+
+    /// While shutting down (`UntilIdle`), after a read found the socket empty: whether it has
+    /// stayed empty for [`READ_OUT_QUIET`], which closes reading.
+    fn poll_quiet(&mut self, cx: &mut Context<'_>) -> bool {
+        let quiet = self
+            .quiet
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(READ_OUT_QUIET)));
+        if quiet.as_mut().poll(cx).is_ready() {
+            // Everything that arrived before the shutdown is read.
+            self.reading = Reading::Closed;
+            return true;
+        }
+        false
+    }
+
     /// Hands queued frames to the socket (the outbox, then pushes) and flushes. `Ok(n)`: `n`
     /// frames went out; `Pending` while the socket cannot take more.
     ///
     /// Pushes stay in their channel until the socket takes them: a peer that does not read
     /// fills it, and the hub closes the connection as a slow consumer.
-    fn poll_write(&mut self, cx: &mut Context<'_>, may_recv: &mut bool) -> Poll<Result<usize, ()>> {
+    ///
+    /// Ordering guarantee: frames leave in the order they entered the outbox, and the outbox
+    /// (answers, with the pushes queued before them; pings) goes before the hub's channel.
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        wake: &mut Wake,
+    ) -> Poll<Result<usize, SocketGone>> {
         let mut sent = 0;
         while sent < MAX_BATCH {
             match self.socket.poll_ready_unpin(cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(SocketGone)),
                 Poll::Pending => break,
             }
             let frame = match self.outbox.pop_front() {
@@ -423,11 +537,11 @@ where
                 // `poll_recv`, which is only needed once per wake, to register for the next push.
                 None => match self.pushes.try_recv() {
                     Ok(push) => into_frame(self.codec, push),
-                    Err(_) if !*may_recv => break,
+                    Err(_) if !wake.may_recv => break,
                     Err(_) => match self.pushes.poll_recv(cx) {
                         Poll::Ready(Some(push)) => into_frame(self.codec, push),
                         Poll::Ready(None) | Poll::Pending => {
-                            *may_recv = false;
+                            wake.may_recv = false;
                             break;
                         }
                     },
@@ -437,7 +551,7 @@ where
                 count_message_sent();
             }
             if self.socket.start_send_unpin(frame).is_err() {
-                return Poll::Ready(Err(()));
+                return Poll::Ready(Err(SocketGone));
             }
             sent += 1;
         }
@@ -450,7 +564,7 @@ where
                 self.unflushed = 0;
                 Poll::Ready(Ok(sent))
             }
-            Poll::Ready(Err(_)) => Poll::Ready(Err(())),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(SocketGone)),
             Poll::Pending => Poll::Pending,
         }
     }
