@@ -207,7 +207,9 @@ impl PageParams {
     /// Reads and checks the paging fields of `data`; other fields are ignored.
     ///
     /// Taking `PageParams` as a handler argument calls this with the router's maximum; call it
-    /// yourself for paging parameters nested elsewhere, or in tests.
+    /// yourself for paging parameters nested elsewhere, or in tests. Without a `per_page`, the
+    /// page size is [`DEFAULT_PER_PAGE`], or `max_per_page` when that is lower: an accepted
+    /// `per_page` never exceeds the maximum.
     ///
     /// # Errors
     ///
@@ -223,6 +225,8 @@ impl PageParams {
     /// let params = PageParams::from_data(data.as_object().unwrap(), 50)?;
     /// assert_eq!(params.cursor.as_deref(), Some("id:40"));
     /// assert_eq!((params.page, params.per_page), (1, 20)); // defaults
+    /// let small = PageParams::from_data(data.as_object().unwrap(), 10)?;
+    /// assert_eq!(small.per_page, 10); // the default, capped by the maximum
     ///
     /// // An empty cursor is still a cursor: cursor mode, from the first item.
     /// let params = PageParams::from_data(json!({"cursor": ""}).as_object().unwrap(), 50)?;
@@ -235,7 +239,11 @@ impl PageParams {
     /// # Ok::<(), pkg_router::HandlerError>(())
     /// ```
     pub fn from_data(data: &Map<String, Value>, max_per_page: u32) -> Result<Self, HandlerError> {
-        let mut params = Self::default();
+        let mut params = Self {
+            // The default page size must respect a maximum below it too.
+            per_page: DEFAULT_PER_PAGE.min(max_per_page.max(1)),
+            ..Self::default()
+        };
         let mut violations = Vec::new();
         let mut int_field = |name: &str, min: u64, max: u64| -> Option<u32> {
             match data.get(name) {
