@@ -1,6 +1,34 @@
 //! The caller's identity: [`Principal`].
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// The largest clock-skew allowance honoured on a principal's
+/// [`expires_at`](Principal::expires_at) ([protocol §6.5](crate::protocol#65-token-expiry)).
+///
+/// Public as `pkg_router::jwt::MAX_LEEWAY`; a larger allowance would keep stolen, expired tokens
+/// usable for too long.
+#[cfg_attr(not(feature = "jwt"), allow(dead_code))] // until the transport reads it too
+pub(crate) const MAX_LEEWAY: Duration = Duration::from_secs(60);
+
+/// The role rule ([protocol §4.2](crate::protocol#42-roles)): the roles of `required` missing
+/// from `granted`, in the order required. Every role must be granted (ALL-of), so none missing
+/// means allowed; an empty `required` (a public handler) is always satisfied.
+pub(crate) fn missing_roles<R: AsRef<str>>(
+    granted: &[String],
+    required: impl IntoIterator<Item = R>,
+) -> impl Iterator<Item = R> {
+    required
+        .into_iter()
+        .filter(|role| !granted.iter().any(|held| held == role.as_ref()))
+}
+
+/// Whether `granted` holds every role of `required` (see [`missing_roles`]).
+pub(crate) fn holds_all_roles<R: AsRef<str>>(
+    granted: &[String],
+    required: impl IntoIterator<Item = R>,
+) -> bool {
+    missing_roles(granted, required).next().is_none()
+}
 
 /// Who sent a request: the identity an authenticator derived from the connection's token.
 ///
@@ -172,7 +200,7 @@ impl Principal {
     /// assert!(ann.has_all_roles(&[]));
     /// ```
     pub fn has_all_roles(&self, roles: &[&str]) -> bool {
-        roles.iter().all(|r| self.has_role(r))
+        holds_all_roles(&self.roles, roles)
     }
 
     /// The roles of `required` that the principal lacks, in the order given.
@@ -189,10 +217,6 @@ impl Principal {
     /// assert!(ann.missing_roles(&["delete-book"]).is_empty());
     /// ```
     pub fn missing_roles<'r>(&self, required: &[&'r str]) -> Vec<&'r str> {
-        required
-            .iter()
-            .copied()
-            .filter(|r| !self.has_role(r))
-            .collect()
+        missing_roles(&self.roles, required.iter().copied()).collect()
     }
 }
