@@ -3,6 +3,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+/// The `req_id` of every push, as it is written on the wire: the nil UUID
+/// ([protocol §2](crate::protocol#2-envelopes-json)). [`BroadcastModel`] writes it from
+/// `Uuid::nil()`; frame builders and schemas that write the text use this.
+pub(crate) const PUSH_REQ_ID: &str = "00000000-0000-0000-0000-000000000000";
+
 /// A server push: `{"pkg_id": 100, "req_id": "00000000-…", "data": {...}}`.
 ///
 /// The nil `req_id` tells clients it is not a response. There is no `status_code` and no `meta`.
@@ -76,5 +81,15 @@ impl BroadcastModel {
     pub fn to_json(&self) -> String {
         // Derived struct of a number, a UUID and a `Value`: serialization cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_req_id_is_the_nil_uuid() {
+        assert_eq!(PUSH_REQ_ID, Uuid::nil().hyphenated().to_string());
     }
 }

@@ -7,6 +7,7 @@ mod request;
 mod response;
 
 pub use broadcast::BroadcastModel;
+pub(crate) use broadcast::PUSH_REQ_ID;
 pub(crate) use decode::RawRequest;
 pub use decode::{EnvelopeError, EnvelopeProblem};
 pub use request::RequestModel;

@@ -1,9 +1,8 @@
 //! An AsyncAPI 3.0 document describing a router.
 
 use super::Router;
+use crate::envelope::PUSH_REQ_ID;
 use serde_json::{Map, Value, json};
-
-const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
 
 impl Router {
     /// An [AsyncAPI 3.0](https://www.asyncapi.com/docs/reference/specification/v3.0.0) document
@@ -112,7 +111,7 @@ impl Router {
                             "required": ["pkg_id", "req_id", "data"],
                             "properties": {
                                 "pkg_id": {"const": row.pkg_id},
-                                "req_id": {"const": NIL_UUID},
+                                "req_id": {"const": PUSH_REQ_ID},
                                 "data": {},
                             },
                         },
