@@ -20,6 +20,8 @@ mod pagination;
 mod pkg_id;
 mod principal;
 pub mod protocol;
+#[cfg(any(test, doctest))]
+mod readme;
 mod registry;
 mod reply;
 mod router;
