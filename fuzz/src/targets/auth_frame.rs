@@ -2,7 +2,7 @@
 //! [`Tokens`] authenticator, auth required or optional, and any first frame.
 //!
 //! After the first frame the client sends one request and hangs up. Checks: no panic; the
-//! connection task ends; what the server sends is what PROTOCOL.md section 6.2 says for that
+//! connection task ends; what the server sends is what protocol §6.2 says for that
 //! frame: `auth_ok` then the request's answer for a `{"type": "auth", "token": "Bearer <t>"}`
 //! with an accepted token, close 4001 for any other first frame when auth is required (or a
 //! refused or expired token), 4002 when nothing comes in time, 1009 for a message too big, and
@@ -176,7 +176,7 @@ fn auth_token(text: &str) -> Option<Option<String>> {
         }
         None => {
             // serde's derived structs also read a sequence of their fields: `["auth", "Bearer
-            // t"]` is taken as an auth frame (lenient, reported; PROTOCOL.md asks for an object).
+            // t"]` is taken as an auth frame (lenient, reported; protocol §6.2 asks for an object).
             let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
                 return None;
             };

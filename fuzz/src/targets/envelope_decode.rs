@@ -1,6 +1,6 @@
 //! (a) Envelope decode: `RequestModel::from_json` on any text.
 //!
-//! Checks: no panic; the outcome agrees with an independent reading of PROTOCOL.md section 2
+//! Checks: no panic; the outcome agrees with an independent reading of protocol §2
 //! (which field is missing or invalid, checked in the order pkg_id, req_id, data; duplicates of
 //! those three keys are refused); a decoded request round-trips through `to_json`; an error's
 //! answer is `INVALID_DATA`/`invalid_envelope` and echoes the ids it salvaged.

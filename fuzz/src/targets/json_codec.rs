@@ -2,7 +2,7 @@
 //! codec calls for every text frame) with a router of several handlers, as one of three callers.
 //!
 //! Checks: no panic; exactly one answer, a response envelope in the protocol's field order that
-//! echoes the ids the envelope decoder reads; the status the processing rules of PROTOCOL.md
+//! echoes the ids the envelope decoder reads; the status the processing rules of the protocol
 //! section 4 give for the handler, the caller's roles and the data.
 
 use super::app::{self, CREATE, ECHO, FAIL, LIST, PANIC, SLEEP, SLEEP_TIMEOUT};

@@ -51,7 +51,7 @@ impl<'de> Deserialize<'de> for Entries {
     }
 }
 
-/// A `pkg_id` as PROTOCOL.md section 2 says: a JSON integer (no sign, fraction or exponent) in
+/// A `pkg_id` as protocol §2 says: a JSON integer (no sign, fraction or exponent) in
 /// `0..=2^31-1`.
 pub fn pkg_id(raw: &str) -> Option<u32> {
     if raw.is_empty() || raw.len() > 10 || !raw.bytes().all(|b| b.is_ascii_digit()) {
@@ -63,7 +63,7 @@ pub fn pkg_id(raw: &str) -> Option<u32> {
         .and_then(|id| u32::try_from(id).ok())
 }
 
-/// A `req_id` as PROTOCOL.md section 2 says: a JSON string holding a UUID, hyphenated, simple,
+/// A `req_id` as protocol §2 says: a JSON string holding a UUID, hyphenated, simple,
 /// braced or `urn:uuid:`, any case.
 pub fn req_id(raw: &str) -> Option<uuid::Uuid> {
     let text: String = serde_json::from_str(raw).ok()?;

@@ -1,6 +1,6 @@
 //! (c) `PageParams::from_data` on any `data` object and any maximum.
 //!
-//! Checks: no panic; the outcome agrees with PROTOCOL.md section 5 read independently (`page`
+//! Checks: no panic; the outcome agrees with protocol §5 read independently (`page`
 //! at least 1, `per_page` in `1..=max` with default 20, `cursor` a string, `filters` an object,
 //! null meaning absent); every refused field is named once, in order; an accepted `per_page`
 //! never exceeds the maximum; `offset()` is `(page - 1) * per_page`.

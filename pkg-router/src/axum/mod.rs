@@ -52,9 +52,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-/// An axum `GET` route that upgrades to WebSocket and serves `endpoint` (PROTOCOL.md sections 1
-/// and 6): `?format=` checked (400), `Origin` checked (403), connection limit and shutdown
-/// checked (503), then the connection runs with the configured message size and buffer sizes.
+/// An axum `GET` route that upgrades to WebSocket and serves `endpoint`
+/// ([protocol](crate::protocol) §1 and §6): `?format=` checked (400), `Origin` checked (403),
+/// connection limit and shutdown checked (503), then the connection runs with the configured
+/// message size and buffer sizes.
 ///
 /// The peer address is logged and available to handlers ([`ConnectionInfo`](crate::ConnectionInfo))
 /// when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`.

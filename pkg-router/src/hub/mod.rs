@@ -64,8 +64,8 @@ impl fmt::Display for ConnectionId {
 /// several connections, and every one of them receives what is addressed to the principal.
 ///
 /// Give the hub to the router ([`RouterBuilder::hub`](crate::RouterBuilder::hub)); handlers
-/// take a `Hub` argument, so the Python design's `connection_manager.broadcast(...)` is one
-/// line, and a push only readers may see is one more word:
+/// take a `Hub` argument, so a broadcast is one line, and a push only readers may see is one
+/// more word:
 ///
 /// ```
 /// use pkg_router::testing::{ResponseExt, TestHub, TestRouter};
@@ -241,9 +241,8 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    /// Pushes `data` as `pkg_id` to every connection: `hub.to_all().push(pkg_id, data)`, the
-    /// Python design's `connection_manager.broadcast`. Returns how many local connections it
-    /// was queued on.
+    /// Pushes `data` as `pkg_id` to every connection: `hub.to_all().push(pkg_id, data)`.
+    /// Returns how many local connections it was queued on.
     ///
     /// # Errors
     ///

@@ -4,7 +4,8 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-/// WebSocket close codes used by the transport (PROTOCOL.md section 6).
+/// WebSocket close codes used by the transport
+/// ([protocol §6](crate::protocol#6-connection-lifecycle)).
 ///
 /// Clients branch on them to decide whether to reconnect, re-authenticate or give up.
 ///

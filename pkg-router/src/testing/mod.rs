@@ -1,5 +1,4 @@
-//! Helpers for testing handlers in-process: the Rust counterpart of the Python design's
-//! `create_request_model_fixture`.
+//! Helpers for testing handlers in-process, as any principal, with real state instead of mocks.
 //!
 //! The helpers here panic with a clear message when misused (they are for tests); nothing in
 //! them runs in a server.

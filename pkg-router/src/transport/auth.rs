@@ -43,7 +43,8 @@ pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthErro
 /// Turns a bearer token into a [`Principal`] (id, name, roles, expiry).
 ///
 /// The transport calls it once per connection, with the token of the first frame
-/// (`{"type": "auth", "token": "Bearer <token>"}`, PROTOCOL.md section 6.2) without the scheme.
+/// (`{"type": "auth", "token": "Bearer <token>"}`,
+/// [protocol §6.2](crate::protocol#62-authentication)) without the scheme.
 /// When the principal's [`expires_at`](Principal::expires_at) (plus [`leeway`](Self::leeway))
 /// passes, the connection is closed with 4001.
 ///

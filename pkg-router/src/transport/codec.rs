@@ -8,8 +8,9 @@ use bytes::Bytes;
 use std::future::Future;
 use uuid::Uuid;
 
-/// One wire format (PROTOCOL.md section 1): JSON text frames today; the protobuf format plugs in
-/// as a second implementation without touching the connection loop or the router.
+/// One wire format ([protocol §1](crate::protocol#1-transport)): JSON text frames today; the
+/// protobuf format plugs in as a second implementation without touching the connection loop or
+/// the router.
 pub(crate) trait Codec: Copy + Send + Sync + 'static {
     /// Decodes one data frame, dispatches it and encodes the answer; the flag tells whether the
     /// frame was malformed.
@@ -56,7 +57,7 @@ impl Codec for JsonCodec {
                 }
                 Err(_) => EnvelopeProblem::Json("frame is not UTF-8".into()),
             },
-            // PROTOCOL.md 4.4: a binary frame on a JSON connection.
+            // Protocol §4.4: a binary frame on a JSON connection.
             _ => EnvelopeProblem::WrongFrameType,
         };
         Answer {

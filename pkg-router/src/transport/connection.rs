@@ -22,7 +22,7 @@ use tracing::Instrument;
 /// The most clock-skew leeway honoured on token expiry.
 const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
-/// The auth frame of PROTOCOL.md section 6.2.
+/// The auth frame of [protocol §6.2](crate::protocol#62-authentication).
 #[derive(Deserialize)]
 struct AuthFrame {
     #[serde(rename = "type")]
