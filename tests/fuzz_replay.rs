@@ -2,7 +2,7 @@
 //! every file of the checked-in corpus `fuzz/corpus/<target>/`, then pseudo-random inputs
 //! (random bytes, and mutations of the corpus files) from a fixed seed.
 //!
-//! `FUZZ_REPLAY_INPUTS` sets how many pseudo-random inputs each target gets (default 64) and
+//! `FUZZ_REPLAY_INPUTS` sets how many pseudo-random inputs each target gets (default 256) and
 //! `FUZZ_REPLAY_SEED` the generator's seed (default 1); CI raises the count when it cannot run
 //! `cargo fuzz` (see TESTING.md). A failing input is written to `target/fuzz-replay/<target>-*`,
 //! to replay with `cargo fuzz run <target> <file>`.
@@ -84,7 +84,7 @@ fn replay(target: &str) {
     for (path, bytes) in &seeds {
         run_one(target, body, bytes, &path.display().to_string());
     }
-    let inputs = env_number("FUZZ_REPLAY_INPUTS", 64);
+    let inputs = env_number("FUZZ_REPLAY_INPUTS", 256);
     let mut rng = Rng(env_number("FUZZ_REPLAY_SEED", 1).max(1) ^ 0x9e37_79b9_7f4a_7c15);
     for i in 0..inputs {
         let input = if i % 2 == 0 {
