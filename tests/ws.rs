@@ -165,6 +165,17 @@ async fn a_request_instead_of_the_auth_frame_closes_with_4001() {
 }
 
 #[tokio::test]
+async fn an_auth_frame_must_be_an_object_not_an_array() {
+    let server = server().await;
+    let mut client = server.connect().await;
+    send_json(&mut client, &json!(["auth", "Bearer alice"])).await;
+    assert_eq!(
+        expect_close(&mut client).await,
+        Some((close_code::AUTH_FAILED, "expected an auth frame".to_owned()))
+    );
+}
+
+#[tokio::test]
 async fn missing_bearer_scheme_closes_with_4001() {
     let server = server().await;
     let mut client = server.connect().await;

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 ///
 /// Public as `pkg_router::jwt::MAX_LEEWAY`; a larger allowance would keep stolen, expired tokens
 /// usable for too long.
-#[cfg_attr(not(feature = "jwt"), allow(dead_code))] // until the transport reads it too
+#[cfg_attr(not(any(feature = "jwt", feature = "transport")), allow(dead_code))]
 pub(crate) const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
 /// The role rule ([protocol §4.2](crate::protocol#42-roles)): the roles of `required` missing

@@ -128,7 +128,7 @@ struct Entry {
 
 impl Entry {
     fn has_all_roles(&self, required: &[String]) -> bool {
-        required.iter().all(|role| self.roles.contains(role))
+        crate::principal::holds_all_roles(&self.roles, required)
     }
 }
 

@@ -356,7 +356,9 @@ impl Push {
             let mut frame = String::with_capacity(data.len() + 80);
             frame.push_str("{\"pkg_id\":");
             frame.push_str(&self.pkg_id.to_string());
-            frame.push_str(",\"req_id\":\"00000000-0000-0000-0000-000000000000\",\"data\":");
+            frame.push_str(",\"req_id\":\"");
+            frame.push_str(crate::envelope::PUSH_REQ_ID);
+            frame.push_str("\",\"data\":");
             frame.push_str(data);
             frame.push('}');
             Bytes::from(frame)

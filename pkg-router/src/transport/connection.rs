@@ -20,7 +20,6 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 /// The most clock-skew leeway honoured on token expiry.
-const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
 /// The auth frame of [protocol §6.2](crate::protocol#62-authentication).
 #[derive(Deserialize)]
@@ -279,9 +278,12 @@ impl Endpoint {
             Ok(Ok(Some(frame))) => frame,
         };
         let auth_frame = match &first {
-            Frame::Text(text) => serde_json::from_slice::<AuthFrame>(text)
-                .ok()
-                .filter(|frame| frame.kind.as_deref() == Some("auth")),
+            // An object only: serde's derive would also take `["auth", "Bearer …"]`.
+            Frame::Text(text) if text.trim_ascii_start().starts_with(b"{") => {
+                serde_json::from_slice::<AuthFrame>(text)
+                    .ok()
+                    .filter(|frame| frame.kind.as_deref() == Some("auth"))
+            }
             _ => None,
         };
         let Some(auth_frame) = auth_frame else {
@@ -359,10 +361,9 @@ fn expiry_deadline(
     endpoint: &Endpoint,
 ) -> Option<tokio::time::Instant> {
     let expires_at = expires_at?;
-    let leeway = endpoint
-        .authenticator
-        .as_ref()
-        .map_or(Duration::ZERO, |a| a.leeway().min(MAX_LEEWAY));
+    let leeway = endpoint.authenticator.as_ref().map_or(Duration::ZERO, |a| {
+        a.leeway().min(crate::principal::MAX_LEEWAY)
+    });
     let remaining = expires_at
         .checked_add(leeway)
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
