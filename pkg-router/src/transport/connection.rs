@@ -19,8 +19,6 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
-/// The most clock-skew leeway honoured on token expiry.
-
 /// The auth frame of [protocol §6.2](crate::protocol#62-authentication).
 #[derive(Deserialize)]
 struct AuthFrame {
