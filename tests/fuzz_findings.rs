@@ -1,6 +1,5 @@
-//! Transport behaviours found while writing the fuzz targets (TESTING.md, Findings) that the
-//! transport does not meet yet. Each test fails today and is ignored until the fix lands in
-//! `pkg-router/src/transport/`; run them with `cargo test --test fuzz_findings -- --ignored`.
+//! Transport behaviours found while writing the fuzz targets (TESTING.md, Findings), kept as
+//! regression tests: each failed before its fix.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[path = "../fuzz/src/targets/pipe.rs"]
@@ -23,12 +22,12 @@ async fn five_seconds() -> Result<&'static str, HandlerError> {
 }
 
 /// A peer that answers every ping is alive, even while its requests fill `max_in_flight` and
-/// the server stops reading: today its pongs go unread and it is closed with 1008 "keepalive
-/// timeout" (and its request's answer is lost) once a request outlasts `ping_interval +
+/// the server stops reading: its pongs went unread and it is closed with 1008 "keepalive
+/// timeout" (and its request's answer is lost) once a request outlasted `ping_interval +
 /// pong_timeout`. Defaults never meet it (a 30 s handler timeout against 30 + 10 s), a longer
-/// handler timeout or none does.
+/// handler timeout or none does. Fixed: a tick while the in-flight slots are full counts the
+/// peer as seen.
 #[tokio::test(start_paused = true)]
-#[ignore = "transport: keepalive only counts frames read; reading pauses at max_in_flight"]
 async fn a_peer_that_pongs_is_not_dropped_while_its_requests_run() {
     let mut config = WsConfig::default();
     config.auth = AuthMode::Disabled;
@@ -78,10 +77,9 @@ impl Authenticator for Anyone {
 }
 
 /// PROTOCOL.md 6.2: the first frame must be `{"type": "auth", "token": "Bearer <token>"}`.
-/// Today `["auth", "Bearer ann"]` authenticates too: the auth frame is a derived serde struct,
-/// which also reads a sequence of its fields.
+/// `["auth", "Bearer ann"]` authenticated too (the auth frame is a derived serde struct, which
+/// also reads a sequence of its fields); fixed: only a JSON object is read as one.
 #[tokio::test(start_paused = true)]
-#[ignore = "transport: the auth frame is read with serde's derive, which accepts an array"]
 async fn an_array_is_not_an_auth_frame() {
     let router = Router::builder().allow_empty().build().unwrap();
     let endpoint = Arc::new(Endpoint::new(router, WsConfig::default()).with_authenticator(Anyone));

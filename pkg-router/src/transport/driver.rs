@@ -412,9 +412,12 @@ where
     fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> Option<Stop> {
         // Until `Pending`: that poll registers the wake-up for the next tick.
         while let Poll::Ready(tick) = self.ticker.poll_tick(cx) {
+            // While every in-flight slot is taken we do not read, so the peer's pongs wait
+            // unread: its silence is ours, not a sign of a dead peer.
+            let paused = self.in_flight.len() >= self.limits.max_in_flight.max(1);
             // Frames since the last tick count as seen now: no clock read per frame, at the
             // price of dropping a silent peer up to one interval later.
-            if std::mem::take(&mut self.seen) {
+            if std::mem::take(&mut self.seen) || paused {
                 self.last_seen = tick;
             }
             let idle = tick.saturating_duration_since(self.last_seen);
