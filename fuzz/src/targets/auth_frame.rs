@@ -168,24 +168,10 @@ fn expect(required: bool, first: First, text: Option<&str>) -> Vec<Expect> {
 /// `None`: not an auth frame; `Some(None)`: an auth frame without a usable bearer token;
 /// `Some(Some(token))`: an auth frame carrying `token`.
 fn auth_token(text: &str) -> Option<Option<String>> {
-    let (kind, token) = match Entries::read(text) {
-        Some(entries) => {
-            let kind = entries.once("type").ok()?;
-            let token = entries.once("token").ok()?;
-            (kind.map(str::to_owned), token.map(str::to_owned))
-        }
-        None => {
-            // serde's derived structs also read a sequence of their fields: `["auth", "Bearer
-            // t"]` is taken as an auth frame (lenient, reported; protocol §6.2 asks for an object).
-            let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
-                return None;
-            };
-            if items.len() != 2 {
-                return None;
-            }
-            (Some(items[0].to_string()), Some(items[1].to_string()))
-        }
-    };
+    // Only an object is an auth frame (a two-element array passed before be9d032).
+    let entries = Entries::read(text)?;
+    let kind = entries.once("type").ok()?.map(str::to_owned);
+    let token = entries.once("token").ok()?.map(str::to_owned);
     let string = |raw: Option<String>| -> Result<Option<String>, ()> {
         match raw.as_deref() {
             None | Some("null") => Ok(None),
