@@ -85,6 +85,8 @@ struct Inner {
 /// `invalid_envelope` answer), which a transport counts.
 pub(crate) struct JsonAnswer {
     pub(crate) text: String,
+    // Read by the transport only.
+    #[cfg_attr(not(feature = "transport"), allow(dead_code))]
     pub(crate) malformed: bool,
 }
 
