@@ -18,7 +18,16 @@ pkg_ids! {
         CREATE_BOOK = 3,
         GET_BOOKS = 4,
         SLOW = 9,
+        /// Sent to every client when a book is created.
+        #[push]
         BOOK_CREATED = 100,
+    }
+}
+
+pkg_ids! {
+    /// Ids declared for handlers not written yet.
+    pub Planned {
+        RATE_BOOK = 20,
     }
 }
 
@@ -79,7 +88,7 @@ fn router() -> Router {
     Router::builder()
         .state(Library { name: "central" })
         .with_registered()
-        .require_all_except(PkgID::ALL, [PkgID::BOOK_CREATED])
+        .require_all(PkgID::ALL) // BOOK_CREATED is a push: no handler needed
         .build()
         .unwrap()
 }
@@ -153,7 +162,7 @@ async fn per_handler_timeout_from_the_attribute_applies() {
 fn route_table_shows_declared_names_and_ids_without_handlers() {
     let router = router();
     let table = router.routes();
-    assert_eq!(table.len(), PkgID::ALL.len());
+    assert_eq!(table.len(), PkgID::ALL.len() + Planned::ALL.len());
     let row = table.get(3).unwrap();
     assert_eq!(row.name.as_deref(), Some("CREATE_BOOK"));
     assert_eq!(row.handler.as_deref(), Some("registered::create_book"));
@@ -165,11 +174,46 @@ fn route_table_shows_declared_names_and_ids_without_handlers() {
     );
     let pushed = table.get(100).unwrap();
     assert_eq!(pushed.name.as_deref(), Some("BOOK_CREATED"));
-    assert!(pushed.handler.is_none());
+    assert!(pushed.handler.is_none() && pushed.push);
+    let planned = table.get(20).unwrap();
+    assert!(planned.handler.is_none() && !planned.push);
+    assert!(!table.get(3).unwrap().push);
     let text = table.to_string();
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap()
+    };
+    assert!(line("100").contains("(push)"), "{text}");
+    assert!(line("20").contains("(no handler)"), "{text}");
+}
+
+#[test]
+fn push_ids_are_server_to_client_messages_in_asyncapi() {
+    let doc = router().asyncapi("Test", "1", "/web");
+    let push = &doc["operations"]["BOOK_CREATED"];
+    assert_eq!(push["action"], "send");
+    assert_eq!(push["x-pkg-id"], 100);
+    assert!(doc["components"]["messages"]["BOOK_CREATED.push"].is_object());
+    assert_eq!(doc["operations"]["CREATE_BOOK"]["action"], "receive");
+    // Declared without a handler and not a push: not served, so not documented.
+    assert!(doc["operations"].get("RATE_BOOK").is_none());
+}
+
+#[test]
+fn a_handler_for_a_push_id_is_a_build_error() {
+    async fn announce() -> Result<(), HandlerError> {
+        Ok(())
+    }
+    let err = Router::builder()
+        .state(Library { name: "central" })
+        .with_registered()
+        .handler(PkgID::BOOK_CREATED, announce)
+        .build()
+        .unwrap_err();
     assert!(
-        text.contains("BOOK_CREATED") && text.contains("(no handler)"),
-        "{text}"
+        matches!(&err, BuildError::HandlerForPush { pkg_id: 100, name: Some(name), .. } if name == "BOOK_CREATED"),
+        "{err}"
     );
 }
 
@@ -189,12 +233,10 @@ fn require_all_names_missing_declared_ids() {
         .state(Library { name: "x" })
         .with_registered()
         .require_all(PkgID::ALL)
+        .require_all(Planned::ALL)
         .build()
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "no handler for pkg_id(s): 100 (BOOK_CREATED)"
-    );
+    assert_eq!(err.to_string(), "no handler for pkg_id(s): 20 (RATE_BOOK)");
 }
 
 #[test]
@@ -204,4 +246,5 @@ fn pkg_ids_read_like_an_int_enum() {
     assert_eq!(PkgID::try_from(4), Ok(PkgID::GET_BOOKS));
     assert_eq!(PkgID::try_from(5), Err(5));
     assert_eq!(PkgID::ALL.first(), Some(&PkgID::GET_AUTHORS));
+    assert!(PkgID::BOOK_CREATED.is_push() && !PkgID::GET_BOOKS.is_push());
 }

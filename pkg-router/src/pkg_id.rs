@@ -29,12 +29,20 @@ pub const MAX_PKG_ID: u32 = i32::MAX as u32;
 ///
 /// - `PkgID::ALL`: every declared id, in declaration order (for
 ///   [`RouterBuilder::require_all`](crate::RouterBuilder::require_all));
-/// - `id()`, `name()`, `from_id(u32)` (all `const fn`) and `From<PkgID> for u32`,
+/// - `id()`, `name()`, `is_push()`, `from_id(u32)` (all `const fn`) and `From<PkgID> for u32`,
 ///   `TryFrom<u32> for PkgID`, `Display` (prints the name);
 /// - a link-time record of the names, so the router's route table and logs show
 ///   `CREATE_BOOK` rather than `3`.
 ///
+/// Mark the ids the server only *sends* (broadcasts, notifications) with `#[push]`: they need
+/// no handler ([`require_all`](crate::RouterBuilder::require_all) skips them, and a handler for
+/// one is a [`BuildError::HandlerForPush`](crate::BuildError::HandlerForPush)), the route table
+/// marks them as pushes, and [`Router::asyncapi`](crate::Router::asyncapi) lists them as
+/// server-to-client messages.
+///
 /// Ids must be integer literals in `0..=2^31-1` and unique; both are checked at compile time.
+/// Besides `#[push]`, an id takes doc comments and attributes with a value or arguments
+/// (`#[deprecated = ".."]`, `#[allow(..)]`).
 ///
 /// # Examples
 ///
@@ -44,6 +52,8 @@ pub const MAX_PKG_ID: u32 = i32::MAX as u32;
 ///     pub PkgID {
 ///         GET_AUTHORS = 1,
 ///         CREATE_BOOK = 3,
+///         /// Sent to every client when a book is created.
+///         #[push]
 ///         BOOK_CREATED = 100,
 ///     }
 /// }
@@ -52,6 +62,7 @@ pub const MAX_PKG_ID: u32 = i32::MAX as u32;
 /// assert_eq!(PkgID::CREATE_BOOK.name(), "CREATE_BOOK");
 /// assert_eq!(PkgID::from_id(100), Some(PkgID::BOOK_CREATED));
 /// assert_eq!(PkgID::ALL.len(), 3);
+/// assert!(PkgID::BOOK_CREATED.is_push() && !PkgID::CREATE_BOOK.is_push());
 /// assert_eq!(u32::from(PkgID::GET_AUTHORS), 1);
 /// assert_eq!(PkgID::GET_AUTHORS.to_string(), "GET_AUTHORS");
 /// ```
@@ -63,12 +74,23 @@ pub const MAX_PKG_ID: u32 = i32::MAX as u32;
 ///     pub PkgID { A = 1, B = 1 }
 /// }
 /// ```
+///
+/// Nor does an attribute that is neither `#[push]` nor one with a value or arguments:
+///
+/// ```compile_fail
+/// pkg_router::pkg_ids! {
+///     pub PkgID { #[pushed] A = 1 }
+/// }
+/// ```
 #[macro_export]
 macro_rules! pkg_ids {
     (
         $(#[$meta:meta])*
         $vis:vis $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $value:literal ),+ $(,)?
+            $(
+                $(#[$attr:ident $(= $value_arg:literal)? $(($($args:tt)*))?])*
+                $variant:ident = $value:literal
+            ),+ $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -77,7 +99,11 @@ macro_rules! pkg_ids {
         #[repr(u32)]
         $vis enum $name {
             $(
-                $(#[$vmeta])*
+                // Every attribute but `#[push]` (the only one without a value or arguments).
+                $(
+                    $(#[$attr = $value_arg])?
+                    $(#[$attr($($args)*)])?
+                )*
                 #[doc = ::core::concat!("\n\nPackage id `", ::core::stringify!($value), "`.")]
                 $variant = $value,
             )+
@@ -100,6 +126,17 @@ macro_rules! pkg_ids {
                 }
             }
 
+            /// Whether the id is declared `#[push]`: sent by the server only, served by no handler.
+            pub const fn is_push(self) -> bool {
+                match self {
+                    $(
+                        $name::$variant => false $(
+                            || $crate::__pkg_id_attribute!($attr $(= $value_arg)? $(($($args)*))?)
+                        )*,
+                    )+
+                }
+            }
+
             /// The declared id with this number, if any.
             pub const fn from_id(id: u32) -> ::core::option::Option<Self> {
                 $( if id == $value { return ::core::option::Option::Some($name::$variant); } )+
@@ -116,6 +153,10 @@ macro_rules! pkg_ids {
         impl $crate::IntoPkgId for $name {
             fn into_pkg_id(self) -> u32 {
                 self as u32
+            }
+
+            fn is_push(&self) -> bool {
+                $name::is_push(*self)
             }
         }
 
@@ -145,10 +186,29 @@ macro_rules! pkg_ids {
                 $crate::__private::DeclaredPkgIds {
                     set: ::core::stringify!($name),
                     module: ::core::module_path!(),
-                    ids: &[$( ($value, ::core::stringify!($variant)) ),+],
+                    ids: &[$( ($value, ::core::stringify!($variant), $name::$variant.is_push()) ),+],
                 }
             }
         };
+    };
+}
+
+/// For `pkg_ids!`: whether one attribute of an id is `#[push]`. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pkg_id_attribute {
+    (push) => {
+        true
+    };
+    ($other:ident) => {
+        ::core::compile_error!(::core::concat!(
+            "unknown attribute `#[",
+            ::core::stringify!($other),
+            "]` on a package id: the ids of `pkg_ids!` take `#[push]`, doc comments, and attributes with a value or arguments"
+        ))
+    };
+    ($other:ident $($rest:tt)+) => {
+        false
     };
 }
 
@@ -200,6 +260,27 @@ pub trait IntoPkgId {
     /// assert!(u32::MAX > MAX_PKG_ID); // never a valid id
     /// ```
     fn into_pkg_id(self) -> u32;
+
+    /// Whether the id is a push (declared `#[push]` in [`pkg_ids!`](crate::pkg_ids)): sent by
+    /// the server only, so [`RouterBuilder::require_all`](crate::RouterBuilder::require_all)
+    /// requires no handler for it. `false` unless overridden; plain numbers are never pushes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::IntoPkgId;
+    ///
+    /// pkg_router::pkg_ids! {
+    ///     pub Ids { GET_SHELF = 9201, #[push] SHELF_MOVED = 9202 }
+    /// }
+    ///
+    /// assert!(Ids::SHELF_MOVED.is_push());
+    /// assert!(!IntoPkgId::is_push(&Ids::GET_SHELF));
+    /// assert!(!9202u32.is_push());
+    /// ```
+    fn is_push(&self) -> bool {
+        false
+    }
 }
 
 impl IntoPkgId for u32 {
@@ -222,5 +303,9 @@ impl_into_pkg_id!(i32, i64, u64, usize, u16, u8);
 impl<T: IntoPkgId + Copy> IntoPkgId for &T {
     fn into_pkg_id(self) -> u32 {
         (*self).into_pkg_id()
+    }
+
+    fn is_push(&self) -> bool {
+        (**self).is_push()
     }
 }

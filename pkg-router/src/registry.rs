@@ -37,8 +37,8 @@ pub struct DeclaredPkgIds {
     pub set: &'static str,
     /// The module that declared it.
     pub module: &'static str,
-    /// `(id, name)` pairs.
-    pub ids: &'static [(u32, &'static str)],
+    /// `(id, name, is_push)` triples.
+    pub ids: &'static [(u32, &'static str, bool)],
 }
 
 inventory::collect!(HandlerRegistration);
@@ -48,7 +48,8 @@ pub(crate) fn handlers() -> impl Iterator<Item = &'static HandlerRegistration> {
     inventory::iter::<HandlerRegistration>.into_iter()
 }
 
-pub(crate) fn declared_ids() -> impl Iterator<Item = (u32, &'static str)> {
+/// Every id declared with `pkg_ids!` in the binary: `(id, name, is_push)`.
+pub(crate) fn declared_ids() -> impl Iterator<Item = (u32, &'static str, bool)> {
     inventory::iter::<DeclaredPkgIds>
         .into_iter()
         .flat_map(|set| set.ids.iter().copied())

@@ -20,17 +20,13 @@ pkg_router::pkg_ids! {
         /// Version, handler count and live connection count.
         SERVER_INFO = 8,
         /// Push: a book was created.
+        #[push]
         BOOK_CREATED = 100,
         /// Push: a book was changed.
+        #[push]
         BOOK_UPDATED = 101,
         /// Push: a book was deleted.
+        #[push]
         BOOK_DELETED = 102,
     }
 }
-
-/// The push-only ids: no handler serves them.
-pub const PUSHES: [PkgID; 3] = [
-    PkgID::BOOK_CREATED,
-    PkgID::BOOK_UPDATED,
-    PkgID::BOOK_DELETED,
-];

@@ -17,7 +17,7 @@ pub mod web;
 
 use db::Db;
 use handlers::ServerInfo;
-use ids::{PUSHES, PkgID};
+use ids::PkgID;
 use pkg_router::jwt::JwtAuthenticator;
 use pkg_router::transport::WsConfig;
 use pkg_router::{Hub, Router};
@@ -59,7 +59,7 @@ pub fn build_router(db: Db, hub: Hub) -> Result<Router, pkg_router::BuildError> 
         .state(db)
         .state(info.clone())
         .with_registered()
-        .require_all_except(PkgID::ALL, PUSHES)
+        .require_all(PkgID::ALL) // every id but the #[push] ones has a handler
         .build()?;
     let handlers = router
         .routes()

@@ -6,17 +6,22 @@ use serde_json::{Map, Value, json};
 
 impl Router {
     /// An [AsyncAPI 3.0](https://www.asyncapi.com/docs/reference/specification/v3.0.0) document
-    /// describing this router: one operation per handled id (the request with its `data`
-    /// schema, the reply, and the required roles as `x-roles`), and one `send` operation per
-    /// declared id without a handler (server pushes). Serve it to client teams for docs and
-    /// code generation.
+    /// describing this router: one `receive` operation per handled id (the request with its
+    /// `data` schema, the reply, and the required roles as `x-roles`), and one `send` operation
+    /// per id declared `#[push]` in [`pkg_ids!`](crate::pkg_ids) (server-to-client messages).
+    /// Ids declared without `#[push]` that have no handler are left out: the router does not
+    /// serve them. Serve the document to client teams for docs and code generation.
     ///
     /// `address` is where the WebSocket endpoint is mounted (e.g. `/web`).
     ///
     /// # Examples
     ///
-    /// ```
+    /// ```standalone_crate
     /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// pkg_router::pkg_ids! {
+    ///     pub Ids { CREATE_AUTHOR = 7, #[push] AUTHOR_CREATED = 107 }
+    /// }
     ///
     /// #[derive(serde::Deserialize, schemars::JsonSchema)]
     /// struct CreateAuthor { name: String }
@@ -24,15 +29,22 @@ impl Router {
     /// async fn create_author() -> Result<(), HandlerError> { Ok(()) }
     ///
     /// let router = Router::builder()
-    ///     .route(Route::new(7, create_author).roles(["create-author"]).schema::<CreateAuthor>())
+    ///     .route(
+    ///         Route::new(Ids::CREATE_AUTHOR, create_author)
+    ///             .roles(["create-author"])
+    ///             .schema::<CreateAuthor>(),
+    ///     )
     ///     .build()?;
     /// let doc = router.asyncapi("Books API", "1.0.0", "/web");
     /// assert_eq!(doc["asyncapi"], "3.0.0");
-    /// let op = &doc["operations"]["pkg_7"];
-    /// assert_eq!(op["x-pkg-id"], 7);
+    /// let op = &doc["operations"]["CREATE_AUTHOR"];
+    /// assert_eq!((op["action"].as_str(), &op["x-pkg-id"]), (Some("receive"), &7.into()));
     /// assert_eq!(op["x-roles"][0], "create-author");
-    /// let request = &doc["components"]["messages"]["pkg_7.request"]["payload"];
+    /// let request = &doc["components"]["messages"]["CREATE_AUTHOR.request"]["payload"];
     /// assert_eq!(request["properties"]["data"]["properties"]["name"]["type"], "string");
+    ///
+    /// let push = &doc["operations"]["AUTHOR_CREATED"];
+    /// assert_eq!((push["action"].as_str(), &push["x-pkg-id"]), (Some("send"), &107.into()));
     /// # Ok::<(), pkg_router::BuildError>(())
     /// ```
     pub fn asyncapi(&self, title: &str, version: &str, address: &str) -> Value {
@@ -100,7 +112,7 @@ impl Router {
                     "x-pkg-id": row.pkg_id,
                     "x-roles": row.roles,
                 }));
-            } else {
+            } else if row.push {
                 messages.insert(
                     format!("{name}.push"),
                     json!({

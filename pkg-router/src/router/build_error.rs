@@ -98,6 +98,39 @@ pub enum BuildError {
         /// The handler.
         handler: HandlerSource,
     },
+    /// A handler serves an id declared `#[push]` in [`pkg_ids!`](crate::pkg_ids): pushes go
+    /// from the server to clients only.
+    ///
+    /// # Examples
+    ///
+    /// ```standalone_crate
+    /// use pkg_router::{BuildError, HandlerError, Router};
+    ///
+    /// pkg_router::pkg_ids! {
+    ///     pub Ids { CREATE_BOOK = 3, #[push] BOOK_CREATED = 100 }
+    /// }
+    ///
+    /// async fn create_book() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// // A slip: BOOK_CREATED for CREATE_BOOK.
+    /// let err = Router::builder().handler(Ids::BOOK_CREATED, create_book).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::HandlerForPush { pkg_id: 100, .. }));
+    /// assert!(err.to_string().starts_with("pkg_id 100 (BOOK_CREATED) is declared #[push]"));
+    /// ```
+    #[error(
+        "pkg_id {pkg_id}{} is declared #[push] (sent by the server only), but handler {handler} serves it",
+        name_suffix(.name)
+    )]
+    HandlerForPush {
+        /// The push id.
+        pkg_id: u32,
+        /// Its declared name.
+        name: Option<String>,
+        /// The handler serving it.
+        handler: HandlerSource,
+    },
     /// A handler's JSON schema is not a valid schema (or needs a remote document).
     #[error("the JSON schema of handler {handler} does not compile: {reason}")]
     InvalidSchema {

@@ -312,7 +312,7 @@ impl Route {
 /// use pkg_router::{pkg_handler, pkg_ids, HandlerError, Router};
 ///
 /// pkg_ids! {
-///     pub Ids { PING = 1, PONG_PUSH = 100 }
+///     pub Ids { PING = 1, #[push] PONGED = 100 }
 /// }
 ///
 /// #[pkg_handler(id = Ids::PING)]
@@ -322,7 +322,7 @@ impl Route {
 ///
 /// let router = Router::builder()
 ///     .with_registered()
-///     .require_all_except(Ids::ALL, [Ids::PONG_PUSH])
+///     .require_all(Ids::ALL) // every id but the push has a handler
 ///     .build()?;
 /// assert!(router.has_handler(1));
 /// # Ok::<(), pkg_router::BuildError>(())
@@ -506,10 +506,12 @@ impl RouterBuilder {
         self
     }
 
-    /// Requires a handler for every one of `ids`; [`build`](Self::build) fails otherwise.
+    /// Requires a handler for every one of `ids` except pushes; [`build`](Self::build) fails
+    /// otherwise.
     ///
     /// Pass a [`pkg_ids!`](crate::pkg_ids) set's `ALL` so a forgotten handler stops the server at
-    /// startup instead of answering `unknown_pkg_id` in production.
+    /// startup instead of answering `unknown_pkg_id` in production. Ids declared `#[push]` are
+    /// sent by the server only and need no handler.
     ///
     /// # Examples
     ///
@@ -525,17 +527,38 @@ impl RouterBuilder {
     ///
     /// assert!(Router::builder().handler(56, ping).require_all([56]).build().is_ok());
     /// ```
+    ///
+    /// With named ids, pushes are skipped:
+    ///
+    /// ```standalone_crate
+    /// use pkg_router::{HandlerError, Router};
+    ///
+    /// pkg_router::pkg_ids! {
+    ///     pub Ids { PING = 1, #[push] PONGED = 100 }
+    /// }
+    ///
+    /// async fn ping() -> Result<(), HandlerError> {
+    ///     Ok(())
+    /// }
+    ///
+    /// let built = Router::builder().handler(Ids::PING, ping).require_all(Ids::ALL).build();
+    /// assert!(built.is_ok());
+    /// ```
     pub fn require_all<I>(mut self, ids: I) -> Self
     where
         I: IntoIterator,
         I::Item: IntoPkgId,
     {
-        self.required
-            .extend(ids.into_iter().map(IntoPkgId::into_pkg_id));
+        self.required.extend(
+            ids.into_iter()
+                .filter(|id| !id.is_push())
+                .map(IntoPkgId::into_pkg_id),
+        );
         self
     }
 
-    /// Like [`require_all`](Self::require_all), minus `except` (push-only ids such as broadcasts).
+    /// Like [`require_all`](Self::require_all), minus `except`: ids not served yet, or pushes
+    /// given as plain numbers (named ids declared `#[push]` are skipped by `require_all` itself).
     ///
     /// # Examples
     ///
@@ -732,7 +755,10 @@ impl RouterBuilder {
         if self.routes.is_empty() && !self.allow_empty {
             return Err(BuildError::EmptyRegistry);
         }
-        let declared: BTreeMap<u32, &'static str> = registry::declared_ids().collect();
+        // `(name, is_push)` of every id declared with `pkg_ids!`.
+        let declared: BTreeMap<u32, (&'static str, bool)> = registry::declared_ids()
+            .map(|(id, name, push)| (id, (name, push)))
+            .collect();
         let mut routes: BTreeMap<u32, (Arc<super::Endpoint>, HandlerSource)> = BTreeMap::new();
         let mut rows = Vec::new();
         for route in self.routes {
@@ -768,7 +794,14 @@ impl RouterBuilder {
                         handler: source,
                     });
                 }
-                let name = declared.get(&pkg_id).copied().or(written_name);
+                let name = declared.get(&pkg_id).map(|(n, _)| *n).or(written_name);
+                if declared.get(&pkg_id).is_some_and(|(_, push)| *push) {
+                    return Err(BuildError::HandlerForPush {
+                        pkg_id,
+                        name: name.map(str::to_owned),
+                        handler: source,
+                    });
+                }
                 if let Some((_, first)) = routes.get(&pkg_id) {
                     return Err(BuildError::DuplicateHandler {
                         pkg_id,
@@ -794,6 +827,7 @@ impl RouterBuilder {
                     handler: Some(source.path.clone()),
                     roles: roles.to_vec(),
                     has_schema: schema.is_some(),
+                    push: false,
                     location: Some(source.location.clone()),
                 });
                 routes.insert(pkg_id, (Arc::new(endpoint), source.clone()));
@@ -803,12 +837,13 @@ impl RouterBuilder {
             .required
             .iter()
             .filter(|id| !routes.contains_key(id))
-            .map(|id| (*id, declared.get(id).map(|n| (*n).to_owned())))
+            .filter(|id| !declared.get(id).is_some_and(|(_, push)| *push))
+            .map(|id| (*id, declared.get(id).map(|(n, _)| (*n).to_owned())))
             .collect();
         if !missing.is_empty() {
             return Err(BuildError::MissingHandlers { missing });
         }
-        for (pkg_id, name) in &declared {
+        for (pkg_id, (name, push)) in &declared {
             if !routes.contains_key(pkg_id) {
                 rows.push(RouteInfo {
                     pkg_id: *pkg_id,
@@ -816,6 +851,7 @@ impl RouterBuilder {
                     handler: None,
                     roles: Vec::new(),
                     has_schema: false,
+                    push: *push,
                     location: None,
                 });
             }

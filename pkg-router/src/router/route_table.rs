@@ -1,6 +1,6 @@
 use std::fmt;
 
-/// One row of the route table: an id with its name, handler, roles and schema flag.
+/// One row of the route table: an id with its name, handler, roles, schema flag and push flag.
 ///
 /// Read it to generate client stubs or API docs, or to check in a test that every id carries
 /// the roles it should.
@@ -30,12 +30,15 @@ pub struct RouteInfo {
     /// Its declared name (from `pkg_ids!`), if any.
     pub name: Option<String>,
     /// The handler's path, or `None` for an id that is declared but has no handler
-    /// (push-only ids, or a forgotten handler).
+    /// (a push, or a handler not written yet).
     pub handler: Option<String>,
     /// Required roles (ALL-of; empty means public).
     pub roles: Vec<String>,
     /// Whether `data` is validated against a schema.
     pub has_schema: bool,
+    /// Whether the id is declared `#[push]` in [`pkg_ids!`](crate::pkg_ids): sent by the server
+    /// only, never handled.
+    pub push: bool,
     /// `file:line` where the handler was registered.
     pub location: Option<String>,
 }
@@ -124,14 +127,16 @@ impl RouteTable {
     /// use pkg_router::{HandlerError, Route, Router};
     ///
     /// pkg_router::pkg_ids! {
-    ///     pub Ids { GET_BOOK = 1, BOOK_CHANGED = 100 }
+    ///     pub Ids { GET_BOOK = 1, #[push] BOOK_CHANGED = 100 }
     /// }
     ///
     /// async fn get_book() -> Result<(), HandlerError> { Ok(()) }
     ///
     /// let router = Router::builder().route(Route::new(Ids::GET_BOOK, get_book).also(2)).build()?;
     /// assert_eq!(router.routes().len(), 3); // 1 and 2 handled, 100 declared
-    /// assert_eq!(router.routes().get(100).unwrap().handler, None);
+    /// let push = router.routes().get(100).unwrap();
+    /// assert_eq!((push.handler.as_deref(), push.push), (None, true));
+    /// assert!(router.routes().to_string().contains("(push)"));
     /// # Ok::<(), pkg_router::BuildError>(())
     /// ```
     pub fn len(&self) -> usize {
@@ -173,7 +178,11 @@ impl fmt::Display for RouteTable {
                 [
                     row.pkg_id.to_string(),
                     row.name.clone().unwrap_or_else(|| "-".into()),
-                    row.handler.clone().unwrap_or_else(|| "(no handler)".into()),
+                    match &row.handler {
+                        Some(handler) => handler.clone(),
+                        None if row.push => "(push)".into(),
+                        None => "(no handler)".into(),
+                    },
                     if row.handler.is_none() {
                         "-".into()
                     } else if row.roles.is_empty() {
