@@ -97,12 +97,9 @@ fn dispatch(c: &mut Criterion) {
         )
         .build()
         .unwrap();
+    // The schema comes from `Data<CreateBook>`.
     let typed_router = Router::builder()
-        .route(
-            Route::new(3, create_book_typed)
-                .roles(["create-book"])
-                .schema::<CreateBook>(),
-        )
+        .route(Route::new(3, create_book_typed).roles(["create-book"]))
         .build()
         .unwrap();
     let session = Session::new(Principal::new("u1", "ann").with_roles(["create-book"]));

@@ -54,8 +54,8 @@ async fn get_books(request: RequestModel) -> ResponseModel {
     )
 }
 
-/// Typed style: schema derived from the argument type.
-#[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], schema = CreateBook)]
+/// Typed style: the schema comes from `Data<CreateBook>`.
+#[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"])]
 async fn create_book(
     Data(input): Data<CreateBook>,
     State(library): State<Library>,
@@ -156,6 +156,15 @@ async fn per_handler_timeout_from_the_attribute_applies() {
         .call(PkgID::SLOW, json!({}))
         .await
         .expect_error("timeout");
+}
+
+#[test]
+fn the_schema_of_a_registered_handler_comes_from_its_data_argument() {
+    let router = router();
+    assert!(router.routes().get(3).unwrap().has_schema);
+    let schema = router.schema(3).unwrap();
+    assert_eq!(schema["properties"]["title"]["maxLength"], 200);
+    assert_eq!(schema["properties"]["author_id"]["minimum"], 1);
 }
 
 #[test]

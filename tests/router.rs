@@ -4,8 +4,8 @@
 
 use pkg_router::testing::{ResponseExt, TestRouter, principal, request};
 use pkg_router::{
-    BuildError, Data, HandlerError, PageMeta, PageParams, Paginated, Principal, RequestIds,
-    RequestModel, ResponseModel, Route, Router, RspCode, Session, State,
+    BuildError, Data, HandlerError, NoSchema, PageMeta, PageParams, Paginated, Principal,
+    RequestIds, RequestModel, ResponseModel, Route, Router, RspCode, Session, State,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -41,11 +41,8 @@ async fn delete_book(req: RequestModel) -> ResponseModel {
 
 fn books_router() -> Router {
     Router::builder()
-        .route(
-            Route::new(3, create_book)
-                .roles(["create-book"])
-                .schema::<CreateBook>(),
-        )
+        // The schema comes from `Data<CreateBook>`.
+        .route(Route::new(3, create_book).roles(["create-book"]))
         .route(Route::new(6, delete_book).roles(["delete-book", "admin"]))
         .handler(8, public_ping)
         .build()
@@ -152,7 +149,7 @@ async fn data_that_does_not_deserialize_is_a_validation_error_without_a_schema()
         #[allow(dead_code)]
         count: u8,
     }
-    async fn handler(Data(_): Data<Input>) -> Result<(), HandlerError> {
+    async fn handler(Data(_): Data<NoSchema<Input>>) -> Result<(), HandlerError> {
         Ok(())
     }
     let client = TestRouter::with_handler(1, handler);
@@ -624,5 +621,202 @@ async fn data_from_callers_without_access_is_not_parsed() {
     assert_eq!(
         parsed.expect_error("invalid_envelope").code,
         "invalid_envelope"
+    );
+}
+
+#[test]
+fn a_data_argument_brings_its_schema_to_the_route_table_and_asyncapi() {
+    let router = books_router();
+    assert!(router.routes().get(3).unwrap().has_schema);
+    let schema = router.schema(3).unwrap();
+    assert_eq!(schema["properties"]["title"]["maxLength"], 200);
+    let doc = router.asyncapi("Books", "1", "/web");
+    let data = &doc["components"]["messages"]["pkg_3.request"]["payload"]["properties"]["data"];
+    assert_eq!(data["properties"]["isbn"]["pattern"], r"^978-\d{10}$");
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct JoinRoom {
+    #[allow(dead_code)]
+    room: String,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct SendMessage {
+    text: String,
+}
+
+async fn send_message(Data(message): Data<SendMessage>) -> Result<String, HandlerError> {
+    Ok(message.text)
+}
+
+#[test]
+fn a_second_schema_beside_a_data_argument_is_a_build_error() {
+    let conflict = |route: Route| {
+        let err = Router::builder().route(route).build().unwrap_err();
+        let BuildError::ConflictingSchemas { first, second, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(
+            first.contains("Data<") && first.contains("SendMessage"),
+            "{err}"
+        );
+        (second.clone(), err.to_string())
+    };
+    let (second, message) = conflict(Route::new(1, send_message).schema::<JoinRoom>());
+    assert!(second.contains("JoinRoom"), "{message}");
+    assert!(message.contains("send_message"), "{message}");
+    // The same type twice is refused as well: one place declares the schema.
+    let (second, _) = conflict(Route::new(1, send_message).schema::<SendMessage>());
+    assert!(second.contains("Route::schema"));
+    let (second, _) = conflict(Route::new(1, send_message).json_schema(json!({"type": "object"})));
+    assert!(second.contains("Route::json_schema"));
+}
+
+#[test]
+fn two_data_arguments_with_different_schemas_are_a_build_error() {
+    async fn both(_: Data<JoinRoom>, _: Data<SendMessage>) -> Result<(), HandlerError> {
+        Ok(())
+    }
+    let err = Router::builder().handler(1, both).build().unwrap_err();
+    assert!(
+        matches!(&err, BuildError::ConflictingSchemas { first, second, .. }
+            if first.contains("JoinRoom") && second.contains("SendMessage")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_hand_written_schema_goes_with_a_payload_without_one() {
+    #[derive(Deserialize)]
+    struct Note {
+        text: String,
+    }
+    async fn note(Data(NoSchema(note)): Data<NoSchema<Note>>) -> Result<String, HandlerError> {
+        Ok(note.text)
+    }
+    async fn raw(Data(data): Data<Value>) -> Result<Value, HandlerError> {
+        Ok(data)
+    }
+    let schema = json!({"type": "object", "properties": {"text": {"maxLength": 3}}});
+    let router = Router::builder()
+        .route(Route::new(1, note).json_schema(schema))
+        .handler(2, note)
+        .handler(3, raw)
+        .build()
+        .unwrap();
+    assert!(router.schema(1).is_some());
+    assert!(router.schema(2).is_none() && router.schema(3).is_none());
+    let client = TestRouter::new(router);
+    let body = client
+        .call(1, json!({"text": "long"}))
+        .await
+        .expect_error("validation_error");
+    assert_eq!(body.details.unwrap()[0]["path"], "/text");
+    assert_eq!(
+        client.call(2, json!({"text": "long"})).await.expect_ok(),
+        "long"
+    );
+    assert_eq!(
+        client.call(3, json!({"any": [1]})).await.expect_ok(),
+        &json!({"any": [1]})
+    );
+}
+
+/// A payload that refuses unknown fields, paged by `PageParams` in the same handler.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct BookQuery {
+    #[schemars(length(max = 20))]
+    title: Option<String>,
+}
+
+async fn find_books(Data(query): Data<BookQuery>, page: PageParams) -> Result<Value, HandlerError> {
+    Ok(json!({
+        "title": query.title,
+        "page": page.page,
+        "per_page": page.per_page,
+        "cursor": page.cursor,
+        "filters": page.filters,
+    }))
+}
+
+fn paged_router() -> Router {
+    Router::builder()
+        .max_per_page(50)
+        .handler(4, find_books)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn page_params_work_beside_a_payload_that_denies_unknown_fields() {
+    let client = TestRouter::new(paged_router());
+    let all =
+        json!({"title": "Dune", "page": 2, "per_page": 5, "cursor": "c:9", "filters": {"x": 1}});
+    assert_eq!(
+        client.call(4, all.clone()).await.expect_ok(),
+        &all,
+        "each argument gets its own fields"
+    );
+    assert_eq!(
+        client.call(4, json!({})).await.expect_ok(),
+        &json!({"title": null, "page": 1, "per_page": 20, "cursor": null, "filters": {}})
+    );
+    // Everything else is still refused, and every violation is reported at once.
+    let body = client
+        .call(
+            4,
+            json!({"title": "x".repeat(21), "page": 0, "per_page": 51, "bogus": 1}),
+        )
+        .await
+        .expect_error("validation_error");
+    let mut paths: Vec<&str> = body
+        .details
+        .as_ref()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap())
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/bogus", "/page", "/per_page", "/title"]);
+}
+
+#[test]
+fn page_params_fields_are_in_the_schema_and_asyncapi() {
+    let router = paged_router();
+    let schema = router.schema(4).unwrap();
+    assert_eq!(schema["additionalProperties"], false);
+    let doc = router.asyncapi("Books", "1", "/web");
+    let data = &doc["components"]["messages"]["pkg_4.request"]["payload"]["properties"]["data"];
+    for field in ["title", "page", "per_page", "cursor", "filters"] {
+        assert!(
+            data["properties"][field].is_object(),
+            "{field} missing: {data}"
+        );
+    }
+    assert_eq!(data["properties"]["per_page"]["minimum"], 1);
+    assert_eq!(data["properties"]["per_page"]["maximum"], 50);
+    assert_eq!(data["additionalProperties"], false);
+}
+
+#[tokio::test]
+async fn page_params_alone_describe_their_fields() {
+    async fn list(page: PageParams) -> Result<u32, HandlerError> {
+        Ok(page.page)
+    }
+    let router = Router::builder().handler(1, list).build().unwrap();
+    let schema = router.schema(1).unwrap();
+    assert_eq!(schema["properties"]["per_page"]["maximum"], 100);
+    // Other fields are still allowed: nothing declared the payload.
+    let client = TestRouter::new(router);
+    assert_eq!(
+        client
+            .call(1, json!({"page": 3, "other": true}))
+            .await
+            .expect_ok(),
+        3
     );
 }

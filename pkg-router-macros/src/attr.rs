@@ -21,8 +21,8 @@ pub(crate) struct Args {
 
 /// Where the schema comes from.
 pub(crate) enum Schema {
-    /// `schema = T`: derived from `T: JsonSchema`.
-    Derived(Type),
+    /// `schema = T`: derived from `T: JsonSchema`; the `schema` keyword is kept for spans.
+    Derived(Ident, Type),
     /// `schema_json = expr`: a hand-written schema, any expression producing `serde_json::Value`.
     Json(Expr),
 }
@@ -138,7 +138,8 @@ impl Args {
                         continue;
                     }
                     let parsed = if key == "schema" {
-                        syn::parse2::<Type>(arg.value).map(Schema::Derived)
+                        let key = arg.name.clone();
+                        syn::parse2::<Type>(arg.value).map(|ty| Schema::Derived(key, ty))
                     } else {
                         syn::parse2::<Expr>(arg.value).map(Schema::Json)
                     };

@@ -21,6 +21,9 @@ pub(crate) fn pkg_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = Args::parse(args, &mut errors);
     valid::check_signature(&sig, &mut errors);
+    if let Some(args) = &args {
+        valid::check_schema_source(&sig, args, &mut errors);
+    }
     // The user's function is always re-emitted as written, so a mistake in the attribute does not
     // also turn every call of the function into an error.
     match (args, errors.finish()) {
@@ -75,13 +78,13 @@ fn registration(sig: &Signature, args: &Args) -> TokenStream {
     // `on_unimplemented` message of `FromRequest`/`IntoResponse` points at the offending token.
     let arg_checks = arg_types.iter().map(|ty| {
         quote_spanned! {ty.span()=>
-            ::pkg_router::__private::assert_from_request::<#ty>();
+            let _ = <#ty as ::pkg_router::FromRequest>::declare;
         }
     });
     let (return_check, return_type) = match &sig.output {
         ReturnType::Type(_, ty) if valid::find_impl_trait(ty).is_none() => (
             quote_spanned! {ty.span()=>
-                ::pkg_router::__private::assert_into_response::<#ty>();
+                let _ = <#ty as ::pkg_router::IntoResponse>::into_reply;
             },
             quote!(#ty),
         ),
@@ -95,9 +98,16 @@ fn registration(sig: &Signature, args: &Args) -> TokenStream {
     });
     let id_names = args.ids.iter().map(id_name);
     let roles = &args.roles;
+    let schema_source = match &args.schema {
+        None => String::new(),
+        Some(Schema::Derived(_, ty)) => {
+            format!("schema = {}", quote!(#ty).to_string().replace(' ', ""))
+        }
+        Some(Schema::Json(_)) => "schema_json = ..".to_owned(),
+    };
     let (schema_fn, schema_field) = match &args.schema {
         None => (quote!(), quote!(::core::option::Option::None)),
-        Some(Schema::Derived(ty)) => (
+        Some(Schema::Derived(_, ty)) => (
             quote_spanned! {ty.span()=>
                 fn __pkg_router_schema() -> ::pkg_router::__private::Value {
                     ::pkg_router::schema_of::<#ty>()
@@ -146,6 +156,7 @@ fn registration(sig: &Signature, args: &Args) -> TokenStream {
                     id_names: &[#(#id_names),*],
                     roles: &[#(#roles),*],
                     schema: #schema_field,
+                    schema_source: #schema_source,
                     make: __pkg_router_make,
                     path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
                     file: ::core::file!(),

@@ -12,15 +12,15 @@ use proc_macro::TokenStream;
 /// Registers an `async fn` as the handler of one or more package ids, at link time.
 ///
 /// ```text
-/// #[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], schema = CreateBook)]
+/// #[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], timeout = Duration::from_secs(5))]
 /// ```
 ///
 /// | argument | meaning |
 /// |---|---|
 /// | `id = X` or `id = [X, Y]` | required: the package id(s) served (a `pkg_ids!` variant, a `u32` constant or an integer literal in `0..=2^31-1`) |
 /// | `roles = ["a", "b"]` | the caller must hold **all** of these roles; absent or empty means public |
-/// | `schema = T` | validate `data` against the JSON schema derived from `T: schemars::JsonSchema` |
-/// | `schema_json = expr` | validate `data` against a hand-written schema (`expr` produces a `serde_json::Value`) |
+/// | `schema = T` | validate `data` against the JSON schema derived from `T: schemars::JsonSchema`, for a handler without a `Data<_>` argument (`Data<T>` brings `T`'s schema itself; both together do not compile) |
+/// | `schema_json = expr` | validate `data` against a hand-written schema (`expr` produces a `serde_json::Value`); with `RequestModel` or `Data<NoSchema<T>>` |
 /// | `timeout = expr` | answer `ERROR`/`timeout` after this `Duration` (a `const` expression) |
 ///
 /// The function must be a free `async fn`, not generic, whose arguments implement
@@ -47,7 +47,8 @@ use proc_macro::TokenStream;
 ///     id: u64,
 /// }
 ///
-/// #[pkg_handler(id = PkgID::DELETE_BOOK, roles = ["delete-book", "admin"], schema = DeleteBook)]
+/// // The schema of `data` comes from `Data<DeleteBook>`.
+/// #[pkg_handler(id = PkgID::DELETE_BOOK, roles = ["delete-book", "admin"])]
 /// async fn delete_book(Data(input): Data<DeleteBook>, caller: Principal) -> Result<String, HandlerError> {
 ///     Ok(format!("{} deleted book {}", caller.name, input.id))
 /// }
@@ -62,7 +63,9 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// let router = Router::builder().with_registered().require_all(PkgID::ALL).build().unwrap();
-/// assert_eq!(router.routes().get(6).unwrap().roles, ["delete-book", "admin"]);
+/// let row = router.routes().get(6).unwrap();
+/// assert_eq!(row.roles, ["delete-book", "admin"]);
+/// assert!(row.has_schema);
 /// ```
 ///
 /// A handler must be `async`:
@@ -77,6 +80,17 @@ use proc_macro::TokenStream;
 /// ```compile_fail
 /// #[pkg_router::pkg_handler(id = 1)]
 /// async fn takes_a_number(n: u32) -> Result<(), pkg_router::HandlerError> { Ok(()) }
+/// ```
+///
+/// The schema comes from one place:
+///
+/// ```compile_fail
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct JoinRoom { room: String }
+///
+/// // error: the schema comes from `Data<JoinRoom>`; remove `schema = JoinRoom`
+/// #[pkg_router::pkg_handler(id = 1, schema = JoinRoom)]
+/// async fn join(pkg_router::Data(input): pkg_router::Data<JoinRoom>) {}
 /// ```
 #[proc_macro_attribute]
 pub fn pkg_handler(args: TokenStream, item: TokenStream) -> TokenStream {

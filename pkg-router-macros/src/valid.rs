@@ -1,6 +1,7 @@
 //! Checks on the annotated function's signature.
 
-use crate::attr::Errors;
+use crate::attr::{Args, Errors, Schema};
+use quote::quote;
 use syn::{FnArg, Signature, Type};
 
 const GENERIC: &str = "a pkg_handler cannot be generic: the router must know its argument types";
@@ -58,6 +59,51 @@ pub(crate) fn check_signature(sig: &Signature, errors: &mut Errors) {
             &sig.inputs,
             "a pkg_handler takes at most 12 arguments",
         ));
+    }
+}
+
+/// Refuses `schema = U` on a handler that takes a `Data<T>` argument: the schema comes from `T`,
+/// and a second declaration could disagree with it silently.
+///
+/// Detected by the argument's type name (`Data<..>`, `pkg_router::Data<..>`); a `Data` hidden
+/// behind a type alias, or `schema_json = ..` with a `Data<T>` whose `T` has a schema, is
+/// refused when the router is built instead (`BuildError::ConflictingSchemas`).
+pub(crate) fn check_schema_source(sig: &Signature, args: &Args, errors: &mut Errors) {
+    let Some(Schema::Derived(key, schema)) = &args.schema else {
+        return;
+    };
+    let data = sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(typed) => data_argument(&typed.ty),
+        FnArg::Receiver(_) => None,
+    });
+    if let Some(data) = data {
+        let schema_text = quote!(#schema).to_string().replace(' ', "");
+        let data_text = quote!(#data).to_string().replace(' ', "");
+        errors.push(syn::Error::new_spanned(
+            quote!(#key = #schema),
+            format!(
+                "the schema comes from `{data_text}`; remove `schema = {schema_text}` \
+                 (`schema = ..` is for handlers without a `Data<T>` argument)"
+            ),
+        ));
+    }
+}
+
+/// `ty` itself if it is a `Data<..>` (by its last path segment).
+fn data_argument(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Group(group) => data_argument(&group.elem),
+        Type::Paren(paren) => data_argument(&paren.elem),
+        Type::Path(path)
+            if path.qself.is_none()
+                && path.path.segments.last().is_some_and(|segment| {
+                    segment.ident == "Data"
+                        && matches!(segment.arguments, syn::PathArguments::AngleBracketed(_))
+                }) =>
+        {
+            Some(ty)
+        }
+        _ => None,
     }
 }
 

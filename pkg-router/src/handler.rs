@@ -69,7 +69,8 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a pkg-router handler",
     label = "not a handler",
-    note = "a handler is an `async fn` whose arguments implement `FromRequest` and whose return type implements `IntoResponse`; its future must be `Send`"
+    note = "a handler is an `async fn` whose arguments implement `FromRequest` and whose return type implements `IntoResponse`; its future must be `Send`",
+    note = "a `Data<T>` argument needs `T: serde::Deserialize + schemars::JsonSchema`; take `Data<NoSchema<T>>` for a `T` without a schema"
 )]
 pub trait Handler<Args>: Clone + Send + Sync + Sized + 'static {
     /// Extracts the arguments and runs the handler.

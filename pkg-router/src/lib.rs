@@ -37,7 +37,10 @@ pub use envelope::{
     BroadcastModel, EnvelopeError, EnvelopeProblem, ErrorBody, RequestModel, ResponseModel,
 };
 pub use error::{HandlerError, Violation};
-pub use extract::{Data, Extension, FromRequest, HandlerNeeds, RequestContext, RequestIds, State};
+pub use extract::{
+    Data, DataPayload, Extension, FromRequest, HandlerNeeds, NoSchema, RequestContext, RequestIds,
+    State,
+};
 pub use handler::{BoxFuture, Handler};
 pub use hub::{CloseReason, ConnectionId, ConnectionInfo, Hub, MAX_REASON_BYTES, Push, close_code};
 pub use into_response::IntoResponse;
@@ -69,9 +72,4 @@ pub mod __private {
     pub use crate::registry::{DeclaredPkgIds, HandlerRegistration};
     pub use inventory;
     pub use serde_json::Value;
-
-    /// Compile-time check that a handler argument type is an extractor.
-    pub const fn assert_from_request<T: crate::FromRequest>() {}
-    /// Compile-time check that a handler's return type converts into a response.
-    pub const fn assert_into_response<T: crate::IntoResponse>() {}
 }

@@ -159,7 +159,9 @@ impl PageMeta {
 ///
 /// Take it as a handler argument and the router reads and checks it, using the router's
 /// [`max_per_page`](crate::RouterBuilder::max_per_page); out-of-range values are answered with
-/// `INVALID_DATA`/`validation_error` before the handler runs.
+/// `INVALID_DATA`/`validation_error` before the handler runs. Its four fields join the
+/// handler's schema (route table, AsyncAPI), beside a `Data<T>` payload: a `T` with
+/// `#[serde(deny_unknown_fields)]` accepts them and does not see them.
 ///
 /// # Examples
 ///
@@ -181,8 +183,10 @@ impl PageMeta {
 #[serde(default)]
 pub struct PageParams {
     /// 1-based page number (default 1).
+    #[schemars(range(min = 1))]
     pub page: u32,
     /// Items per page (default 20, at most the router's maximum).
+    #[schemars(range(min = 1))]
     pub per_page: u32,
     /// Opaque cursor; when present the handler pages by cursor instead of offset. Any non-null
     /// cursor selects cursor mode ([protocol §5](crate::protocol#5-pagination)): `""` starts it

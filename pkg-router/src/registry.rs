@@ -18,6 +18,8 @@ pub struct HandlerRegistration {
     pub roles: &'static [&'static str],
     /// Produces the JSON schema of `data`, if the handler declared one.
     pub schema: Option<fn() -> Value>,
+    /// How the schema was declared (`schema = CreateBook`), for error messages; `""` without.
+    pub schema_source: &'static str,
     /// Produces the type-erased handler.
     pub make: fn() -> BoxedHandler,
     /// `module::path::fn_name`.

@@ -1,10 +1,11 @@
 //! JSON-schema validation of `data`: compiled once when the router is built.
 
 use crate::error::Violation;
+use crate::extract::HandlerNeeds;
 use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{PatternOptions, Validator};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// At most this many violations are reported for one request: enough to fix a form, too few
@@ -37,7 +38,8 @@ pub const MAX_VIOLATIONS: usize = 32;
 /// Violation messages are cut to this many characters (they may quote the offending value).
 const MAX_MESSAGE_CHARS: usize = 200;
 
-/// The JSON schema of `T`, as `#[pkg_handler(schema = T)]` derives it (schemars, draft 2020-12).
+/// The JSON schema of `T`, as a `Data<T>` argument or `#[pkg_handler(schema = T)]` derives it
+/// (schemars, draft 2020-12).
 ///
 /// # Examples
 ///
@@ -55,6 +57,185 @@ pub fn schema_of<T: schemars::JsonSchema>() -> Value {
     schemars::SchemaGenerator::default()
         .into_root_schema_for::<T>()
         .to_value()
+}
+
+/// The schema of the fields `T` describes, as
+/// [`HandlerNeeds::data_fields`](crate::HandlerNeeds::data_fields) declares them: subschemas
+/// inlined, so each property stands alone.
+pub(crate) fn fields_of<T: schemars::JsonSchema>() -> Value {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .with(|settings| settings.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
+}
+
+/// Whether `schema` accepts every value (`true`, `{}`, or annotations only, as schemars
+/// derives for `serde_json::Value`): the router treats such a schema as none.
+pub(crate) fn accepts_anything(schema: &Value) -> bool {
+    const ANNOTATIONS: &[&str] = &[
+        "$schema",
+        "$id",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    ];
+    match schema {
+        Value::Bool(accepts) => *accepts,
+        Value::Object(map) => map.keys().all(|key| ANNOTATIONS.contains(&key.as_str())),
+        _ => false,
+    }
+}
+
+/// A handler's schema of `data`, put together from what it declared.
+#[derive(Debug)]
+pub(crate) struct HandlerSchema {
+    /// What `data` is validated against; `None` when nothing was declared.
+    pub(crate) schema: Option<Value>,
+    /// Fields other arguments read that `Data<T>` must not see: `T` denies unknown fields and
+    /// does not have them.
+    pub(crate) data_skip: Vec<String>,
+}
+
+/// Why a handler's schema could not be put together.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SchemaConflict {
+    pub(crate) first: String,
+    pub(crate) second: String,
+}
+
+/// Puts a handler's schema together: the explicit one (`schema = ..`, `schema_json = ..`,
+/// [`Route::schema`](crate::Route::schema)) or the one its arguments declare through
+/// [`HandlerNeeds::data`](crate::HandlerNeeds::data), never both; then the fields declared
+/// through [`HandlerNeeds::data_fields`](crate::HandlerNeeds::data_fields) are added.
+///
+/// `max_per_page` becomes the `maximum` of a `per_page` field that a
+/// [`PageParams`](crate::PageParams) argument adds.
+pub(crate) fn resolve(
+    explicit: Option<(Value, String)>,
+    needs: &HandlerNeeds,
+    max_per_page: u32,
+) -> Result<HandlerSchema, SchemaConflict> {
+    let mut payload: Option<(Value, String)> = None;
+    for declared in &needs.data {
+        let schema = (declared.make)();
+        if accepts_anything(&schema) {
+            continue;
+        }
+        let source = format!("`Data<{}>`", declared.type_name);
+        match &payload {
+            None => payload = Some((schema, source)),
+            Some((first, _)) if *first == schema => {}
+            Some((_, first)) => {
+                return Err(SchemaConflict {
+                    first: first.clone(),
+                    second: source,
+                });
+            }
+        }
+    }
+    let explicit = explicit.filter(|(schema, _)| !accepts_anything(schema));
+    let base = match (explicit, payload) {
+        (Some((_, explicit)), Some((_, payload))) => {
+            return Err(SchemaConflict {
+                first: payload,
+                second: explicit,
+            });
+        }
+        (Some((schema, _)), None) | (None, Some((schema, _))) => Some(schema),
+        (None, None) => None,
+    };
+    let mut fields: Vec<Value> = needs.data_fields.iter().map(|d| (d.make)()).collect();
+    if needs.paging {
+        for field in &mut fields {
+            if let Some(per_page) = field.pointer_mut("/properties/per_page")
+                && let Some(per_page) = per_page.as_object_mut()
+            {
+                per_page.insert("maximum".into(), max_per_page.into());
+            }
+        }
+    }
+    Ok(add_fields(base, &fields))
+}
+
+/// Adds the properties of `fields` to `base` (a property `base` has is left alone).
+fn add_fields(base: Option<Value>, fields: &[Value]) -> HandlerSchema {
+    let mut properties = Map::new();
+    let mut defs = Map::new();
+    for field in fields {
+        if let Some(Value::Object(props)) = field.get("properties") {
+            for (name, schema) in props {
+                properties
+                    .entry(name.clone())
+                    .or_insert_with(|| schema.clone());
+            }
+        }
+        if let Some(Value::Object(more)) = field.get("$defs") {
+            for (name, def) in more {
+                defs.entry(name.clone()).or_insert_with(|| def.clone());
+            }
+        }
+    }
+    if properties.is_empty() {
+        return HandlerSchema {
+            schema: base,
+            data_skip: Vec::new(),
+        };
+    }
+    let mut fields_schema = Map::new();
+    fields_schema.insert("type".into(), "object".into());
+    fields_schema.insert("properties".into(), Value::Object(properties.clone()));
+    if !defs.is_empty() {
+        fields_schema.insert("$defs".into(), Value::Object(defs.clone()));
+    }
+    let Some(mut base) = base else {
+        return HandlerSchema {
+            schema: Some(Value::Object(fields_schema)),
+            data_skip: Vec::new(),
+        };
+    };
+    let is_object =
+        base.get("type") == Some(&Value::from("object")) || base.get("properties").is_some();
+    let Some(object) = base.as_object_mut().filter(|_| is_object) else {
+        // Not a plain object schema (an enum's `oneOf`, a `$ref`): both must hold.
+        return HandlerSchema {
+            schema: Some(serde_json::json!({"allOf": [base, Value::Object(fields_schema)]})),
+            data_skip: Vec::new(),
+        };
+    };
+    let denies_unknown = object.get("additionalProperties") == Some(&Value::Bool(false));
+    let mut own = match object.remove("properties") {
+        Some(Value::Object(own)) => own,
+        _ => Map::new(),
+    };
+    let mut data_skip = Vec::new();
+    for (name, schema) in properties {
+        if !own.contains_key(&name) {
+            if denies_unknown {
+                data_skip.push(name.clone());
+            }
+            own.insert(name, schema);
+        }
+    }
+    object.insert("properties".into(), Value::Object(own));
+    if !defs.is_empty()
+        && let Value::Object(base_defs) = object
+            .entry("$defs")
+            .or_insert_with(|| Value::Object(Map::new()))
+    {
+        for (name, def) in defs {
+            base_defs.entry(name).or_insert(def);
+        }
+    }
+    HandlerSchema {
+        schema: Some(base),
+        data_skip,
+    }
 }
 
 /// A compiled schema.

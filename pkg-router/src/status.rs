@@ -159,7 +159,7 @@ pub mod error_code {
     /// use pkg_router::{error_code, Data, HandlerError};
     /// use serde_json::json;
     ///
-    /// #[derive(serde::Deserialize)]
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
     /// struct Rename { title: String }
     ///
     /// async fn rename(Data(input): Data<Rename>) -> Result<String, HandlerError> {

@@ -127,17 +127,10 @@ async fn pkg_router_server(addr: SocketAddr) -> Result<(), BenchError> {
     let router = Router::builder()
         .hub(Hub::new())
         .state(Store::default())
-        .route(
-            Route::new(CREATE_BOOK, pkg::create_book)
-                .roles(["create-book"])
-                .schema::<CreateBook>(),
-        )
+        // The schemas come from the `Data<T>` arguments.
+        .route(Route::new(CREATE_BOOK, pkg::create_book).roles(["create-book"]))
         .route(Route::new(STATS, pkg::stats))
-        .route(
-            Route::new(BROADCAST, pkg::broadcast)
-                .roles(["admin"])
-                .schema::<pkg::Burst>(),
-        )
+        .route(Route::new(BROADCAST, pkg::broadcast).roles(["admin"]))
         .build()?;
     let mut config = WsConfig::default();
     config.rate_limit = None;

@@ -1,4 +1,5 @@
-//! The WebSocket handlers: thin adapters from the protocol to the commands.
+//! The WebSocket handlers: thin adapters from the protocol to the commands. Each `Data<T>`
+//! brings the JSON schema of `T` (see `models.rs`), validated before the handler runs.
 
 use super::commands::{
     CreateAuthorCommand, CreateBookCommand, DeleteBookCommand, ListAuthorsQuery, ListBooksQuery,
@@ -22,7 +23,7 @@ pub struct ServerInfo {
     pub handlers: Arc<OnceLock<usize>>,
 }
 
-#[pkg_handler(id = PkgID::GET_AUTHORS, roles = ["get-authors"], schema = GetAuthors)]
+#[pkg_handler(id = PkgID::GET_AUTHORS, roles = ["get-authors"])]
 async fn get_authors(
     Data(input): Data<GetAuthors>,
     State(db): State<Db>,
@@ -32,7 +33,7 @@ async fn get_authors(
         .await
 }
 
-#[pkg_handler(id = PkgID::GET_PAGINATED_AUTHORS, roles = ["get-authors"], schema = GetPaginatedAuthors)]
+#[pkg_handler(id = PkgID::GET_PAGINATED_AUTHORS, roles = ["get-authors"])]
 async fn get_paginated_authors(
     Data(input): Data<GetPaginatedAuthors>,
     State(db): State<Db>,
@@ -51,7 +52,7 @@ async fn get_paginated_authors(
 /// connection more than it could read.
 const READERS: [&str; 1] = ["view-books"];
 
-#[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], schema = CreateBook)]
+#[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"])]
 async fn create_book(
     Data(input): Data<CreateBook>,
     State(db): State<Db>,
@@ -72,7 +73,7 @@ async fn create_book(
     Ok(book)
 }
 
-#[pkg_handler(id = PkgID::GET_BOOKS, roles = ["view-books"], schema = GetBooks)]
+#[pkg_handler(id = PkgID::GET_BOOKS, roles = ["view-books"])]
 async fn get_books(
     Data(input): Data<GetBooks>,
     State(db): State<Db>,
@@ -88,7 +89,7 @@ async fn get_books(
         .await
 }
 
-#[pkg_handler(id = PkgID::UPDATE_BOOK, roles = ["update-book"], schema = UpdateBook)]
+#[pkg_handler(id = PkgID::UPDATE_BOOK, roles = ["update-book"])]
 async fn update_book(
     Data(input): Data<UpdateBook>,
     State(db): State<Db>,
@@ -107,7 +108,7 @@ async fn update_book(
     Ok(book)
 }
 
-#[pkg_handler(id = PkgID::DELETE_BOOK, roles = ["delete-book", "admin"], schema = DeleteBook)]
+#[pkg_handler(id = PkgID::DELETE_BOOK, roles = ["delete-book", "admin"])]
 async fn delete_book(
     Data(input): Data<DeleteBook>,
     State(db): State<Db>,
@@ -126,7 +127,7 @@ async fn delete_book(
     Ok(json!({"message": "Book deleted successfully"}))
 }
 
-#[pkg_handler(id = PkgID::CREATE_AUTHOR, roles = ["create-author"], schema = CreateAuthor)]
+#[pkg_handler(id = PkgID::CREATE_AUTHOR, roles = ["create-author"])]
 async fn create_author(
     Data(input): Data<CreateAuthor>,
     State(db): State<Db>,

@@ -98,11 +98,8 @@ pub fn router() -> Router {
             quiet_deliberate_panics();
             Router::builder()
                 .handler(ECHO, echo)
-                .route(
-                    Route::new(CREATE, create)
-                        .roles(["writer"])
-                        .schema::<Book>(),
-                )
+                // The schema comes from `Data<Book>`.
+                .route(Route::new(CREATE, create).roles(["writer"]))
                 .route(Route::new(LIST, list).roles(["reader"]))
                 .handler(PANIC, panics)
                 .route(Route::new(SLEEP, sleeps).timeout(SLEEP_TIMEOUT))

@@ -1,4 +1,4 @@
-use super::{FromRequest, RequestContext};
+use super::{FromRequest, HandlerNeeds, RequestContext};
 use crate::envelope::RequestModel;
 use crate::error::HandlerError;
 use crate::pagination::PageParams;
@@ -38,5 +38,11 @@ impl FromRequest for RequestModel {
 impl FromRequest for PageParams {
     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         PageParams::from_data(ctx.data(), ctx.max_per_page())
+    }
+
+    /// `page`, `per_page`, `cursor` and `filters` join the handler's schema.
+    fn declare(needs: &mut HandlerNeeds) {
+        needs.data_fields::<PageParams>();
+        needs.paging = true;
     }
 }

@@ -52,6 +52,10 @@ pub struct RequestContext<'a> {
     pub(crate) principal: &'a Arc<Principal>,
     pub(crate) shared: &'a Shared,
     pub(crate) extensions: &'a Extensions,
+    /// Top-level keys of `data` that `Data<T>` does not see: fields other arguments read (see
+    /// [`HandlerNeeds::data_fields`](crate::HandlerNeeds::data_fields)) that `T`, denying
+    /// unknown fields, does not have.
+    pub(crate) data_skip: &'a [String],
 }
 
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);

@@ -8,7 +8,7 @@ mod ids;
 mod state;
 
 pub use context::RequestContext;
-pub use data::Data;
+pub use data::{Data, DataPayload, NoSchema};
 pub use extension::Extension;
 pub use ids::RequestIds;
 pub use state::State;
@@ -60,7 +60,8 @@ use std::any::TypeId;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a pkg-router handler argument",
     label = "not an extractor",
-    note = "valid handler arguments: `RequestModel`, `Data<T>`, `State<T>`, `Principal`, `Arc<Principal>`, `RequestIds`, `PageParams`, `Extension<T>`, or a type that implements `FromRequest`"
+    note = "handler arguments are extractors: `Data<T>` (T: Deserialize + JsonSchema; `Data<NoSchema<T>>` without a schema), `State<T>`, `Principal`, `Arc<Principal>`, `RequestIds`, `PageParams`, `Hub`, `ConnectionInfo`, `Extension<T>`, `RequestModel`",
+    note = "for anything else, implement `pkg_router::FromRequest` for your own type"
 )]
 pub trait FromRequest: Sized + Send {
     /// Builds the argument from a borrowed request.
@@ -229,6 +230,20 @@ pub trait FromRequest: Sized + Send {
 #[derive(Clone, Debug, Default)]
 pub struct HandlerNeeds {
     pub(crate) state: Vec<(TypeId, &'static str)>,
+    /// Schemas of the whole `data` ([`Data<T>`] and the like).
+    pub(crate) data: Vec<DeclaredSchema>,
+    /// Schemas of top-level fields of `data` read beside the payload ([`PageParams`](crate::PageParams)).
+    pub(crate) data_fields: Vec<DeclaredSchema>,
+    /// Whether a [`PageParams`](crate::PageParams) argument reads `per_page`: the router's
+    /// maximum then goes into the schema.
+    pub(crate) paging: bool,
+}
+
+/// A schema an extractor declared: the type it comes from, and how to build it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeclaredSchema {
+    pub(crate) type_name: &'static str,
+    pub(crate) make: fn() -> serde_json::Value,
 }
 
 impl HandlerNeeds {
@@ -269,5 +284,126 @@ impl HandlerNeeds {
     pub fn state<T: 'static>(&mut self) {
         self.state
             .push((TypeId::of::<T>(), std::any::type_name::<T>()));
+    }
+
+    /// Declares that the extractor reads the whole of `data` as a `T`, as [`Data<T>`] does.
+    ///
+    /// The router then validates `data` against `T`'s JSON schema before the handler runs
+    /// (every violation at once) and shows the schema in the route table and the AsyncAPI
+    /// document. A schema that accepts anything (`serde_json::Value`'s, [`NoSchema<T>`]'s) counts
+    /// as none. A handler whose arguments declare two different schemas, or that also has
+    /// `schema = ..` / [`Route::schema`](crate::Route::schema), does not build
+    /// ([`BuildError::ConflictingSchemas`](crate::BuildError::ConflictingSchemas)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{Data, FromRequest, HandlerError, HandlerNeeds, RequestContext};
+    /// use serde_json::json;
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Rename {
+    ///     #[schemars(length(min = 1))]
+    ///     name: String,
+    /// }
+    ///
+    /// /// The `Rename` payload, its name lower-cased.
+    /// struct LowerCased(Rename);
+    ///
+    /// impl FromRequest for LowerCased {
+    ///     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
+    ///         let Data(mut input) = Data::<Rename>::from_request(ctx)?;
+    ///         input.name = input.name.to_lowercase();
+    ///         Ok(LowerCased(input))
+    ///     }
+    ///
+    ///     fn declare(needs: &mut HandlerNeeds) {
+    ///         needs.data::<Rename>();
+    ///     }
+    /// }
+    ///
+    /// async fn rename(LowerCased(input): LowerCased) -> Result<String, HandlerError> {
+    ///     Ok(input.name)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestRouter::with_handler(1, rename);
+    /// assert!(client.router().routes().get(1).unwrap().has_schema);
+    /// assert_eq!(client.call(1, json!({"name": "Dune"})).await.expect_ok(), "dune");
+    /// let err = client.call(1, json!({"name": ""})).await;
+    /// assert_eq!(err.expect_error("validation_error").details.unwrap()[0]["path"], "/name");
+    /// # });
+    /// ```
+    pub fn data<T: schemars::JsonSchema>(&mut self) {
+        self.data.push(DeclaredSchema {
+            type_name: std::any::type_name::<T>(),
+            make: crate::schema::schema_of::<T>,
+        });
+    }
+
+    /// Declares that the extractor reads the top-level fields of `data` that `T` describes (its
+    /// properties), beside whatever payload the handler takes, as
+    /// [`PageParams`](crate::PageParams) does with `page`, `per_page`, `cursor` and `filters`.
+    ///
+    /// The fields are added to the handler's schema (a property the payload's schema already
+    /// has is left as it is), so they are validated, documented, and accepted by a payload
+    /// type with `#[serde(deny_unknown_fields)]`, which does not see them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{Data, FromRequest, HandlerError, HandlerNeeds, RequestContext};
+    /// use serde_json::json;
+    ///
+    /// /// The fields [`Locale`] reads.
+    /// #[derive(schemars::JsonSchema)]
+    /// struct LocaleField {
+    ///     /// The answer's language (default `en`).
+    ///     #[allow(dead_code)]
+    ///     locale: Option<String>,
+    /// }
+    ///
+    /// /// The `locale` field of any request.
+    /// struct Locale(String);
+    ///
+    /// impl FromRequest for Locale {
+    ///     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
+    ///         let locale = ctx.data().get("locale").and_then(|v| v.as_str()).unwrap_or("en");
+    ///         Ok(Locale(locale.to_owned()))
+    ///     }
+    ///
+    ///     fn declare(needs: &mut HandlerNeeds) {
+    ///         needs.data_fields::<LocaleField>();
+    ///     }
+    /// }
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct Greet {
+    ///     name: String,
+    /// }
+    ///
+    /// async fn greet(Data(input): Data<Greet>, Locale(locale): Locale) -> Result<String, HandlerError> {
+    ///     Ok(format!("{locale}: {}", input.name))
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestRouter::with_handler(1, greet);
+    /// let schema = client.router().schema(1).unwrap();
+    /// assert_eq!(schema["properties"]["locale"]["type"], json!(["string", "null"]));
+    ///
+    /// let hello = client.call(1, json!({"name": "Ann", "locale": "de"})).await;
+    /// assert_eq!(hello.expect_ok(), "de: Ann");
+    /// let err = client.call(1, json!({"name": "Ann", "locale": 5})).await;
+    /// assert_eq!(err.expect_error("validation_error").details.unwrap()[0]["path"], "/locale");
+    /// # });
+    /// ```
+    pub fn data_fields<T: schemars::JsonSchema>(&mut self) {
+        self.data_fields.push(DeclaredSchema {
+            type_name: std::any::type_name::<T>(),
+            make: crate::schema::fields_of::<T>,
+        });
     }
 }

@@ -131,6 +131,43 @@ pub enum BuildError {
         /// The handler serving it.
         handler: HandlerSource,
     },
+    /// A handler's `data` schema is declared twice: by a [`Data<T>`](crate::Data) argument and
+    /// by `schema = ..` / `schema_json = ..` / [`Route::schema`](crate::Route::schema), or by two
+    /// arguments of different types.
+    ///
+    /// The schema comes from one place: drop the explicit one (`Data<T>` already brings `T`'s),
+    /// or take [`Data<NoSchema<T>>`](crate::NoSchema) to keep a hand-written schema.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{BuildError, Data, HandlerError, Route, Router};
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct JoinRoom { room: String }
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct SendMessage { text: String }
+    ///
+    /// async fn send(Data(message): Data<SendMessage>) -> Result<String, HandlerError> {
+    ///     Ok(message.text)
+    /// }
+    ///
+    /// let err = Router::builder().route(Route::new(1, send).schema::<JoinRoom>()).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::ConflictingSchemas { .. }));
+    /// assert!(err.to_string().contains("SendMessage"));
+    /// assert!(err.to_string().contains("JoinRoom"));
+    /// ```
+    #[error(
+        "handler {handler} gets the schema of `data` from both {first} and {second}: keep one (a `Data<T>` argument already brings the schema of T)"
+    )]
+    ConflictingSchemas {
+        /// The handler.
+        handler: HandlerSource,
+        /// Where the first schema comes from, e.g. `` `Data<app::SendMessage>` ``.
+        first: String,
+        /// Where the second one comes from, e.g. `` `Route::schema::<app::JoinRoom>()` ``.
+        second: String,
+    },
     /// A handler's JSON schema is not a valid schema (or needs a remote document).
     #[error("the JSON schema of handler {handler} does not compile: {reason}")]
     InvalidSchema {

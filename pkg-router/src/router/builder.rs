@@ -4,7 +4,7 @@ use crate::IntoPkgId;
 use crate::handler::{BoxedHandler, Handler};
 use crate::pagination::DEFAULT_MAX_PER_PAGE;
 use crate::registry::{self, HandlerRegistration};
-use crate::schema::{CompiledSchema, schema_of};
+use crate::schema::{self, CompiledSchema, schema_of};
 use crate::state::TypeMap;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,11 +31,12 @@ use std::time::Duration;
 ///     .route(
 ///         Route::new(6, delete_book)
 ///             .roles(["delete-book", "admin"])
-///             .schema::<DeleteBook>()
 ///             .timeout(Duration::from_secs(2)),
 ///     )
 ///     .build()?;
-/// assert_eq!(router.routes().get(6).unwrap().roles, ["delete-book", "admin"]);
+/// let row = router.routes().get(6).unwrap();
+/// assert_eq!(row.roles, ["delete-book", "admin"]);
+/// assert!(row.has_schema); // from `Data<DeleteBook>`
 /// # Ok::<(), pkg_router::BuildError>(())
 /// ```
 #[derive(Debug)]
@@ -43,13 +44,14 @@ pub struct Route {
     ids: Vec<(u32, Option<&'static str>)>,
     handler: BoxedHandler,
     roles: Vec<String>,
-    schema: Option<Value>,
+    /// An explicit schema, with what declared it (for error messages).
+    schema: Option<(Value, String)>,
     timeout: Option<Duration>,
     source: HandlerSource,
 }
 
 impl Route {
-    /// A public handler for `pkg_id`, without a schema.
+    /// A public handler for `pkg_id`; its schema is the one a `Data<T>` argument brings, if any.
     ///
     /// The route table shows it under the handler's type path and the `file:line` of this call.
     ///
@@ -160,18 +162,22 @@ impl Route {
         self
     }
 
-    /// Validates `data` against the JSON schema derived from `T` (see [`schema_of`](crate::schema_of)).
+    /// Validates `data` against the JSON schema derived from `T` (see [`schema_of`](crate::schema_of)),
+    /// for handlers that read `data` without a [`Data<T>`](crate::Data) argument (envelope style,
+    /// [`RequestModel`](crate::RequestModel)).
     ///
-    /// Every violation is reported at once, with JSON pointers, before the handler runs.
+    /// Every violation is reported at once, with JSON pointers, before the handler runs. A
+    /// handler taking `Data<T>` already has `T`'s schema: giving it another one is a
+    /// [`BuildError::ConflictingSchemas`](crate::BuildError::ConflictingSchemas).
     ///
     /// # Examples
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{Data, HandlerError, Route, Router};
+    /// use pkg_router::{HandlerError, RequestModel, Route, Router};
     /// use serde_json::json;
     ///
-    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// #[derive(schemars::JsonSchema)]
     /// struct CreateAuthor {
     ///     #[schemars(length(min = 1))]
     ///     name: String,
@@ -179,8 +185,8 @@ impl Route {
     ///     born: u32,
     /// }
     ///
-    /// async fn create_author(Data(input): Data<CreateAuthor>) -> Result<String, HandlerError> {
-    ///     Ok(input.name)
+    /// async fn create_author(request: RequestModel) -> Result<serde_json::Value, HandlerError> {
+    ///     Ok(request.data["name"].clone())
     /// }
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -198,7 +204,8 @@ impl Route {
     /// ```
     #[must_use]
     pub fn schema<T: schemars::JsonSchema>(mut self) -> Self {
-        self.schema = Some(schema_of::<T>());
+        let source = format!("`Route::schema::<{}>()`", std::any::type_name::<T>());
+        self.schema = Some((schema_of::<T>(), source));
         self
     }
 
@@ -239,7 +246,7 @@ impl Route {
     /// ```
     #[must_use]
     pub fn json_schema(mut self, schema: Value) -> Self {
-        self.schema = Some(schema);
+        self.schema = Some((schema, "`Route::json_schema`".to_owned()));
         self
     }
 
@@ -294,7 +301,9 @@ impl Route {
                 .collect(),
             handler: (reg.make)(),
             roles: reg.roles.iter().map(|r| (*r).to_owned()).collect(),
-            schema: reg.schema.map(|make| make()),
+            schema: reg
+                .schema
+                .map(|make| (make(), format!("`{}`", reg.schema_source))),
             timeout: reg.timeout,
             source: HandlerSource {
                 path: reg.path.to_owned(),
@@ -451,8 +460,8 @@ impl RouterBuilder {
         self
     }
 
-    /// Adds a public handler for `pkg_id` without a schema. Use [`route`](Self::route) for roles,
-    /// schema and timeout.
+    /// Adds a public handler for `pkg_id`, its schema the one a [`Data<T>`](crate::Data)
+    /// argument brings. Use [`route`](Self::route) for roles, an explicit schema and timeout.
     ///
     /// # Examples
     ///
@@ -461,7 +470,7 @@ impl RouterBuilder {
     /// use pkg_router::{Data, HandlerError, Router};
     /// use serde_json::json;
     ///
-    /// #[derive(serde::Deserialize)]
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
     /// struct Sum { a: i64, b: i64 }
     ///
     /// async fn sum(Data(input): Data<Sum>) -> Result<i64, HandlerError> {
@@ -731,8 +740,8 @@ impl RouterBuilder {
     ///
     /// [`BuildError`] for: two handlers on one id, no handler at all (unless
     /// [`allow_empty`](Self::allow_empty)), a handler taking state that was not given, a schema
-    /// that does not compile, an id above `2^31-1`, or a [`require_all`](Self::require_all) id
-    /// without a handler.
+    /// that does not compile, two schemas for one handler, a handler for a `#[push]` id, an id
+    /// above `2^31-1`, or a [`require_all`](Self::require_all) id without a handler.
     ///
     /// # Examples
     ///
@@ -776,7 +785,16 @@ impl RouterBuilder {
                     });
                 }
             }
-            let schema = match route.schema {
+            let needs = route.handler.needs();
+            let resolved =
+                schema::resolve(route.schema, needs, self.max_per_page).map_err(|conflict| {
+                    BuildError::ConflictingSchemas {
+                        handler: source.clone(),
+                        first: conflict.first,
+                        second: conflict.second,
+                    }
+                })?;
+            let schema = match resolved.schema {
                 None => None,
                 Some(schema) => Some(Arc::new(CompiledSchema::compile(schema).map_err(
                     |reason| BuildError::InvalidSchema {
@@ -785,6 +803,7 @@ impl RouterBuilder {
                     },
                 )?)),
             };
+            let data_skip: Arc<[String]> = resolved.data_skip.into();
             let roles: Arc<[String]> = route.roles.into();
             let path: Arc<str> = source.path.as_str().into();
             for (pkg_id, written_name) in route.ids {
@@ -816,6 +835,7 @@ impl RouterBuilder {
                     path: Arc::clone(&path),
                     roles: Arc::clone(&roles),
                     schema: schema.clone(),
+                    data_skip: Arc::clone(&data_skip),
                     timeout: route.timeout.or(self.default_timeout),
                     name: name.map(Arc::from),
                     #[cfg(feature = "metrics")]

@@ -104,6 +104,8 @@ struct Endpoint {
     path: Arc<str>,
     roles: Arc<[String]>,
     schema: Option<Arc<CompiledSchema>>,
+    /// Keys `Data<T>` does not see (see `RequestContext::data_skip`).
+    data_skip: Arc<[String]>,
     timeout: Option<Duration>,
     name: Option<Arc<str>>,
     /// The `pkg_id` label, formatted once.
@@ -342,6 +344,7 @@ impl Router {
             principal,
             shared: &self.inner.shared,
             extensions: session.extensions(),
+            data_skip: &endpoint.data_skip,
         };
         // A panic may come from extraction (synchronous) or from the future (asynchronous).
         let future = match std::panic::catch_unwind(AssertUnwindSafe(|| endpoint.handler.call(ctx)))

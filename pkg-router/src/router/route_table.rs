@@ -106,7 +106,7 @@ impl RouteTable {
     ///
     /// async fn get_book(_: pkg_router::Data<Input>) -> Result<(), HandlerError> { Ok(()) }
     ///
-    /// let router = Router::builder().route(Route::new(73, get_book).schema::<Input>()).build()?;
+    /// let router = Router::builder().route(Route::new(73, get_book)).build()?; // schema from Data<Input>
     /// assert!(router.routes().get(73).unwrap().has_schema);
     /// assert_eq!(router.routes().get(74), None);
     /// # Ok::<(), pkg_router::BuildError>(())

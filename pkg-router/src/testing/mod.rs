@@ -19,7 +19,7 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let router = Router::builder()
-//!     .route(Route::new(3, create_book).roles(["create-book"]).schema::<CreateBook>())
+//!     .route(Route::new(3, create_book).roles(["create-book"])) // schema from `Data<CreateBook>`
 //!     .build()
 //!     .unwrap();
 //! let client = TestRouter::new(router).with_roles(["create-book"]);
@@ -177,7 +177,7 @@ impl TestRouter {
     /// use pkg_router::{Data, HandlerError};
     /// use serde_json::json;
     ///
-    /// #[derive(serde::Deserialize)]
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
     /// struct Title { title: String }
     ///
     /// async fn shout(Data(input): Data<Title>) -> Result<String, HandlerError> {

@@ -1,4 +1,4 @@
-use pkg_router::{Data, pkg_handler};
+use pkg_router::{RequestModel, pkg_handler};
 
 #[derive(serde::Deserialize)]
 struct Input {
@@ -7,6 +7,6 @@ struct Input {
 }
 
 #[pkg_handler(id = 1, schema = Input)]
-async fn handler(_input: Data<Input>) {}
+async fn handler(_request: RequestModel) {}
 
 fn main() {}

@@ -1,4 +1,5 @@
-// Typed style: extractors in, `Result<T, HandlerError>` out, schema derived from the input type.
+// Typed style: extractors in, `Result<T, HandlerError>` out, the schema derived from the type of
+// `Data<T>` with no `schema = ..`.
 
 use pkg_router::{Data, HandlerError, Principal, State, pkg_handler};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ struct Created {
     by: String,
 }
 
-#[pkg_handler(id = 3, roles = ["create-book", "admin"], schema = CreateBook)]
+#[pkg_handler(id = 3, roles = ["create-book", "admin"])]
 async fn create_book(
     State(library): State<Library>,
     principal: Principal,
