@@ -4,7 +4,8 @@
 
 use pkg_router::testing::{ResponseExt, TestRouter, principal, request};
 use pkg_router::{
-    BuildError, Data, HandlerError, NoSchema, PageMeta, PageParams, Paginated, Principal,
+    BuildError, ConnectionId, ConnectionInfo, Data, Extension, Extensions, HandlerError, Hub,
+    NoSchema, OptionalFromRequest, PageMeta, PageParams, Paginated, Principal, RequestContext,
     RequestIds, RequestModel, ResponseModel, Route, Router, RspCode, Session, State,
 };
 use serde::{Deserialize, Serialize};
@@ -819,4 +820,91 @@ async fn page_params_alone_describe_their_fields() {
             .expect_ok(),
         3
     );
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Tenant(&'static str);
+
+#[derive(Clone, Debug, PartialEq)]
+struct Mailer(&'static str);
+
+async fn optional_everything(
+    caller: Option<Principal>,
+    shared: Option<Arc<Principal>>,
+    conn: Option<ConnectionInfo>,
+    hub: Option<Hub>,
+    tenant: Option<Extension<Tenant>>,
+    mailer: Option<State<Mailer>>,
+) -> Result<Value, HandlerError> {
+    Ok(json!({
+        "caller": caller.map(|p| p.name),
+        "shared": shared.map(|p| p.name.clone()),
+        "conn": conn.map(|c| c.id.to_string()),
+        "hub": hub.is_some(),
+        "tenant": tenant.map(|Extension(t)| t.0),
+        "mailer": mailer.map(|State(m)| m.0),
+    }))
+}
+
+#[tokio::test]
+async fn optional_extractors_are_none_when_absent() {
+    // No state given: `Option<State<T>>` does not require it.
+    let router = Router::builder()
+        .handler(1, optional_everything)
+        .build()
+        .unwrap();
+    let response = router
+        .dispatch(&Session::anonymous(), request(1, json!({})))
+        .await;
+    assert_eq!(
+        response.expect_ok(),
+        &json!({"caller": null, "shared": null, "conn": null, "hub": false, "tenant": null, "mailer": null})
+    );
+}
+
+#[tokio::test]
+async fn optional_extractors_are_some_when_present() {
+    let router = Router::builder()
+        .state(Mailer("smtp"))
+        .hub(Hub::new())
+        .handler(1, optional_everything)
+        .build()
+        .unwrap();
+    let info = ConnectionInfo {
+        id: ConnectionId(7),
+        peer: None,
+    };
+    let session = Session::new(Principal::new("u1", "ann"))
+        .with_extensions(Extensions::new().with(info).with(Tenant("acme")));
+    let response = router.dispatch(&session, request(1, json!({}))).await;
+    assert_eq!(
+        response.expect_ok(),
+        &json!({"caller": "ann", "shared": "ann", "conn": "c7", "hub": true, "tenant": "acme", "mailer": "smtp"})
+    );
+}
+
+#[tokio::test]
+async fn an_optional_extractor_still_reports_a_real_rejection() {
+    /// `coupon`: absent is fine, malformed is an error.
+    struct Coupon;
+    impl OptionalFromRequest for Coupon {
+        fn from_request_optional(ctx: &RequestContext<'_>) -> Result<Option<Self>, HandlerError> {
+            match ctx.data().get("coupon") {
+                None => Ok(None),
+                Some(Value::String(_)) => Ok(Some(Coupon)),
+                Some(_) => Err(HandlerError::invalid_field("/coupon", "must be a string")),
+            }
+        }
+    }
+    async fn price(coupon: Option<Coupon>) -> Result<u32, HandlerError> {
+        Ok(if coupon.is_some() { 80 } else { 100 })
+    }
+    let client = TestRouter::with_handler(1, price);
+    assert_eq!(client.call(1, json!({})).await.expect_ok(), 100);
+    assert_eq!(client.call(1, json!({"coupon": "A"})).await.expect_ok(), 80);
+    let body = client
+        .call(1, json!({"coupon": 5}))
+        .await
+        .expect_error("validation_error");
+    assert_eq!(body.details.unwrap()[0]["path"], "/coupon");
 }

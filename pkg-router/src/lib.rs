@@ -38,8 +38,8 @@ pub use envelope::{
 };
 pub use error::{HandlerError, Violation};
 pub use extract::{
-    Data, DataPayload, Extension, FromRequest, HandlerNeeds, NoSchema, RequestContext, RequestIds,
-    State,
+    Data, DataPayload, Extension, FromRequest, HandlerNeeds, NoSchema, OptionalFromRequest,
+    RequestContext, RequestIds, State,
 };
 pub use handler::{BoxFuture, Handler};
 pub use hub::{CloseReason, ConnectionId, ConnectionInfo, Hub, MAX_REASON_BYTES, Push, close_code};

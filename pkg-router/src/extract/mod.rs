@@ -5,12 +5,14 @@ mod context;
 mod data;
 mod extension;
 mod ids;
+mod optional;
 mod state;
 
 pub use context::RequestContext;
 pub use data::{Data, DataPayload, NoSchema};
 pub use extension::Extension;
 pub use ids::RequestIds;
+pub use optional::OptionalFromRequest;
 pub use state::State;
 
 use crate::error::HandlerError;
@@ -60,8 +62,8 @@ use std::any::TypeId;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a pkg-router handler argument",
     label = "not an extractor",
-    note = "handler arguments are extractors: `Data<T>` (T: Deserialize + JsonSchema; `Data<NoSchema<T>>` without a schema), `State<T>`, `Principal`, `Arc<Principal>`, `RequestIds`, `PageParams`, `Hub`, `ConnectionInfo`, `Extension<T>`, `RequestModel`",
-    note = "for anything else, implement `pkg_router::FromRequest` for your own type"
+    note = "handler arguments are extractors: `Data<T>` (T: Deserialize + JsonSchema; `Data<NoSchema<T>>` without a schema), `State<T>`, `Principal`, `Arc<Principal>`, `RequestIds`, `PageParams`, `Hub`, `ConnectionInfo`, `Extension<T>`, `RequestModel`, `Option<_>` of `Principal`, `Arc<Principal>`, `Hub`, `ConnectionInfo`, `Extension<T>` or `State<T>`",
+    note = "for anything else, implement `pkg_router::FromRequest` (or `OptionalFromRequest` for `Option<_>`) for your own type"
 )]
 pub trait FromRequest: Sized + Send {
     /// Builds the argument from a borrowed request.
