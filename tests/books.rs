@@ -732,24 +732,41 @@ impl tracing_subscriber::fmt::MakeWriter<'_> for LogBuffer {
 
 /// A title is logged escaped: its newline cannot start a forged log line, its ANSI escape cannot
 /// recolour the terminal.
+///
+/// The subscriber is the process-wide default: a thread-local one (`set_default`) misses events
+/// whose callsite another test's thread registered first without a subscriber, and tests here
+/// run in parallel. Lines are told apart by this test's unique title.
 #[tokio::test]
 async fn a_title_cannot_forge_log_lines() {
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    // This test's runtime is single-threaded: the server's tasks log through this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    let logs = LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    });
     let books = Books::start().await;
     let mut admin = books.admin().await;
-    let title = "Evil\nFORGED  INFO admin: role granted \u{1b}[31m";
+    let title = "Evil-7f3a\nFORGED  INFO admin: role granted \u{1b}[31m";
     let id = ok(&create_book(&mut admin, title, 1, None).await)["id"].clone();
     ok(&call(&mut admin, PkgID::DELETE_BOOK.id(), json!({"id": id})).await);
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("book created"), "{text}");
-    assert!(text.contains("book deleted"), "{text}");
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("Evil-7f3a"))
+        .collect();
+    assert!(
+        ours.iter().any(|line| line.contains("book created")),
+        "{text}"
+    );
+    assert!(
+        ours.iter().any(|line| line.contains("book deleted")),
+        "{text}"
+    );
     assert!(
         !text.lines().any(|line| line.starts_with("FORGED")),
         "{text}"
