@@ -12,8 +12,9 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;
+use pkg_router::router::Session;
 use pkg_router::{
-    Data, HandlerError, Principal, RequestModel, ResponseModel, Route, Router, RspCode, Session,
+    Data, HandlerError, Principal, RequestModel, ResponseModel, Route, Router, RspCode,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -87,7 +88,7 @@ fn plain(frame: &str, validator: Option<&jsonschema::Validator>) -> String {
 }
 
 fn dispatch(c: &mut Criterion) {
-    let schema = pkg_router::schema_of::<CreateBook>();
+    let schema = pkg_router::schema::schema_of::<CreateBook>();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let envelope_router = Router::builder()
         .route(

@@ -3,9 +3,10 @@
 //! depends on the machine's speed.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use pkg_router::hub::{CloseReason, close_code};
 use pkg_router::testing::{MemoryClient, MemorySocket};
 use pkg_router::transport::{AuthMode, Endpoint, Frame, WsConfig};
-use pkg_router::{CloseReason, HandlerError, Hub, RequestModel, Router, close_code};
+use pkg_router::{HandlerError, Hub, RequestModel, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

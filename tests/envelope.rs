@@ -2,7 +2,8 @@
 //! entry point.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use pkg_router::{HandlerError, RequestModel, ResponseModel, Router, RspCode, Session};
+use pkg_router::router::Session;
+use pkg_router::{HandlerError, RequestModel, ResponseModel, Router, RspCode};
 use serde_json::{Value, json};
 
 const REQ_ID: &str = "550e8400-e29b-41d4-a716-446655440000";

@@ -7,10 +7,11 @@
 mod pipe;
 
 use bytes::Bytes;
+use pkg_router::hub::{CloseReason, close_code};
 use pkg_router::transport::{
     AuthError, AuthFuture, AuthMode, Authenticator, Endpoint, Frame, WsConfig,
 };
-use pkg_router::{CloseReason, HandlerError, Principal, Router, close_code};
+use pkg_router::{HandlerError, Principal, Router};
 use std::sync::Arc;
 use std::time::Duration;
 

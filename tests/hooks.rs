@@ -1,8 +1,9 @@
 //! Dispatch hooks: custom checks before the handler, audit records after every request.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use pkg_router::hook::{Call, DispatchHook, Outcome};
 use pkg_router::testing::{ResponseExt, TestRouter};
-use pkg_router::{Call, DispatchHook, HandlerError, Outcome, RequestModel, Route, Router, RspCode};
+use pkg_router::{HandlerError, RequestModel, Route, Router, RspCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 

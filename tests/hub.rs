@@ -4,10 +4,9 @@
 mod support;
 
 use futures_util::StreamExt;
+use pkg_router::hub::{CloseReason, close_code};
 use pkg_router::transport::{ConnectionEvent, WsConfig};
-use pkg_router::{
-    CloseReason, ConnectionInfo, HandlerError, Hub, RequestModel, Router, RspCode, close_code,
-};
+use pkg_router::{ConnectionInfo, HandlerError, Hub, RequestModel, Router, RspCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

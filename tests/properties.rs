@@ -8,11 +8,15 @@
 mod pipe;
 
 use bytes::Bytes;
+use pkg_router::envelope::EnvelopeProblem;
+use pkg_router::hub::CloseReason;
+use pkg_router::pagination::DEFAULT_PER_PAGE;
+use pkg_router::router::Session;
 use pkg_router::testing::TestRouter;
 use pkg_router::transport::{AuthMode, Endpoint, Frame, WsConfig};
 use pkg_router::{
-    CloseReason, DEFAULT_PER_PAGE, EnvelopeProblem, HandlerError, PageMeta, PageParams, Principal,
-    RequestModel, ResponseModel, Route, Router, RspCode, Session,
+    HandlerError, PageMeta, PageParams, Principal, RequestModel, ResponseModel, Route, Router,
+    RspCode,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};

@@ -2,11 +2,13 @@
 //! builder, over the public API.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use pkg_router::extract::{OptionalFromRequest, RequestContext};
+use pkg_router::hub::ConnectionId;
+use pkg_router::router::{Extensions, Session};
 use pkg_router::testing::{ResponseExt, TestRouter, principal, request};
 use pkg_router::{
-    BuildError, ConnectionId, ConnectionInfo, Data, Extension, Extensions, HandlerError, Hub,
-    NoSchema, OptionalFromRequest, PageMeta, PageParams, Paginated, Principal, RequestContext,
-    RequestIds, RequestModel, ResponseModel, Route, Router, RspCode, Session, State,
+    BuildError, ConnectionInfo, Data, Extension, HandlerError, Hub, NoSchema, PageMeta, PageParams,
+    Paginated, Principal, RequestIds, RequestModel, ResponseModel, Route, Router, RspCode, State,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

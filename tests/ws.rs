@@ -4,9 +4,10 @@
 mod support;
 
 use futures_util::{SinkExt, StreamExt};
+use pkg_router::hub::close_code;
 use pkg_router::transport::{AuthMode, RateLimit, WsConfig};
 use pkg_router::{
-    ConnectionInfo, HandlerError, Hub, Principal, RequestModel, Route, Router, RspCode, close_code,
+    ConnectionInfo, HandlerError, Hub, Principal, RequestModel, Route, Router, RspCode,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -668,7 +669,9 @@ async fn a_long_auth_error_still_arrives_as_a_readable_4001() {
         .await
         .expect("a readable close frame");
     assert_eq!(code, close_code::AUTH_FAILED);
-    assert!(reason.len() <= pkg_router::MAX_REASON_BYTES && reason.starts_with("invalid token: é"));
+    assert!(
+        reason.len() <= pkg_router::hub::MAX_REASON_BYTES && reason.starts_with("invalid token: é")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

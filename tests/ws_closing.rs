@@ -6,8 +6,9 @@
 
 mod support;
 
+use pkg_router::hub::close_code;
 use pkg_router::transport::{AuthMode, WsConfig};
-use pkg_router::{HandlerError, Hub, RequestModel, Router, close_code};
+use pkg_router::{HandlerError, Hub, RequestModel, Router};
 use serde_json::{Value, json};
 use std::future::IntoFuture;
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@ use syn::{Expr, ExprArray, Ident, Lit, LitStr, Token, Type};
 
 /// The accepted argument names, in the order error messages list them.
 const ARGUMENTS: &[&str] = &["id", "roles", "schema", "schema_json", "timeout"];
-/// The largest package id, `2^31 - 1` (`pkg_router::MAX_PKG_ID`).
+/// The largest package id, `2^31 - 1` (`pkg_router::pkg_id::MAX_PKG_ID`).
 const MAX_PKG_ID: u64 = i32::MAX as u64;
 
 /// The parsed arguments.

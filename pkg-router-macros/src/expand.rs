@@ -78,13 +78,13 @@ fn registration(sig: &Signature, args: &Args) -> TokenStream {
     // `on_unimplemented` message of `FromRequest`/`IntoResponse` points at the offending token.
     let arg_checks = arg_types.iter().map(|ty| {
         quote_spanned! {ty.span()=>
-            let _ = <#ty as ::pkg_router::FromRequest>::declare;
+            let _ = <#ty as ::pkg_router::extract::FromRequest>::declare;
         }
     });
     let (return_check, return_type) = match &sig.output {
         ReturnType::Type(_, ty) if valid::find_impl_trait(ty).is_none() => (
             quote_spanned! {ty.span()=>
-                let _ = <#ty as ::pkg_router::IntoResponse>::into_reply;
+                let _ = <#ty as ::pkg_router::handler::IntoResponse>::into_reply;
             },
             quote!(#ty),
         ),
@@ -110,7 +110,7 @@ fn registration(sig: &Signature, args: &Args) -> TokenStream {
         Some(Schema::Derived(_, ty)) => (
             quote_spanned! {ty.span()=>
                 fn __pkg_router_schema() -> ::pkg_router::__private::Value {
-                    ::pkg_router::schema_of::<#ty>()
+                    ::pkg_router::schema::schema_of::<#ty>()
                 }
             },
             quote!(::core::option::Option::Some(__pkg_router_schema)),
@@ -197,8 +197,8 @@ fn make_handler(
                 + ::core::marker::Sync
                 + 'static,
             __Fut: ::core::future::Future<Output = __R> + ::core::marker::Send + 'static,
-            __R: ::pkg_router::IntoResponse,
-            #(#params: ::pkg_router::FromRequest,)*
+            __R: ::pkg_router::handler::IntoResponse,
+            #(#params: ::pkg_router::extract::FromRequest,)*
         {
             ::pkg_router::__private::BoxedHandler::new(handler)
         }

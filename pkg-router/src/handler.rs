@@ -1,9 +1,11 @@
-//! The [`Handler`] trait: any `async fn` whose arguments are extractors and whose output
-//! converts into a response.
+//! What makes an `async fn` a handler: the [`Handler`] trait (its arguments are
+//! [extractors](crate::extract)), [`IntoResponse`] for what it returns, and [`Reply`], the
+//! answer written once into the response frame.
+
+pub use crate::into_response::IntoResponse;
+pub use crate::reply::Reply;
 
 use crate::extract::{FromRequest, HandlerNeeds, RequestContext};
-use crate::into_response::IntoResponse;
-use crate::reply::Reply;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -16,7 +18,8 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{BoxFuture, Reply, ResponseModel};
+/// use pkg_router::ResponseModel;
+/// use pkg_router::handler::{BoxFuture, Reply};
 /// use uuid::Uuid;
 ///
 /// let future: BoxFuture =
@@ -31,7 +34,7 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 ///
 /// Implemented for every `Fn(A1, .., An) -> impl Future<Output = R>` (up to 12 arguments)
 /// where each `Ai: FromRequest`, `R: IntoResponse`, and the future is `Send + 'static`. You never
-/// implement it yourself; it is what [`RouterBuilder::handler`](crate::RouterBuilder::handler)
+/// implement it yourself; it is what [`RouterBuilder::handler`](crate::router::RouterBuilder::handler)
 /// and `#[pkg_handler]` accept.
 ///
 /// Name it as a bound to write your own registration helpers.
@@ -40,7 +43,8 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 ///
 /// ```
 /// use pkg_router::testing::{ResponseExt, TestRouter};
-/// use pkg_router::{Handler, HandlerError, RequestIds, Route, Router};
+/// use pkg_router::{HandlerError, RequestIds, Route, Router};
+/// use pkg_router::handler::Handler;
 /// use serde_json::json;
 ///
 /// /// Every admin route of the application: any handler, `admin` role required.
@@ -106,7 +110,9 @@ pub trait Handler<Args>: Clone + Send + Sync + Sized + 'static {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Handler, HandlerError, HandlerNeeds, State};
+    /// use pkg_router::{HandlerError, State};
+    /// use pkg_router::extract::HandlerNeeds;
+    /// use pkg_router::handler::Handler;
     ///
     /// #[derive(Clone)]
     /// struct Config;
@@ -195,6 +201,7 @@ fn ready(reply: Reply) -> BoxFuture {
 
 /// A handler with its argument types erased, as the router stores it.
 #[derive(Clone)]
+#[doc(hidden)] // for the code `#[pkg_handler]` generates; not public API
 pub struct BoxedHandler {
     inner: Arc<dyn ErasedHandler>,
     needs: Arc<HandlerNeeds>,

@@ -25,7 +25,8 @@ use uuid::Uuid;
 ///
 /// ```
 /// use pkg_router::testing::{ResponseExt, TestRouter};
-/// use pkg_router::{IntoResponse, Reply, ResponseModel};
+/// use pkg_router::ResponseModel;
+/// use pkg_router::handler::{IntoResponse, Reply};
 /// use serde_json::json;
 /// use uuid::Uuid;
 ///
@@ -58,7 +59,8 @@ pub trait IntoResponse {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{HandlerError, IntoResponse, RspCode};
+    /// use pkg_router::{HandlerError, RspCode};
+    /// use pkg_router::handler::IntoResponse;
     /// use uuid::Uuid;
     ///
     /// let ok: Result<Vec<&str>, HandlerError> = Ok(vec!["Dune"]);

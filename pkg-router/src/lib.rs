@@ -6,54 +6,49 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-mod envelope;
+pub mod envelope;
 mod error;
-mod extract;
+pub mod extract;
 pub mod from_python;
-mod handler;
+pub mod handler;
 pub mod hub;
 mod into_response;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
-mod pagination;
-mod pkg_id;
+pub mod pagination;
+pub mod pkg_id;
 mod principal;
 pub mod protocol;
 #[cfg(any(test, doctest))]
 mod readme;
 mod registry;
 mod reply;
-mod router;
-mod schema;
+pub mod router;
+pub mod schema;
 mod state;
-mod status;
+pub mod status;
 pub mod testing;
 #[cfg(feature = "transport")]
 #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
 pub mod transport;
 
-pub use envelope::{
-    BroadcastModel, EnvelopeError, EnvelopeProblem, ErrorBody, RequestModel, ResponseModel,
-};
+/// Checks around every request: [`DispatchHook`](hook::DispatchHook) sees each
+/// [`Call`](hook::Call) before its handler runs (to refuse it) and its
+/// [`Outcome`](hook::Outcome) after (for audit logs). Add one with
+/// [`RouterBuilder::hook`](router::RouterBuilder::hook).
+pub mod hook {
+    pub use crate::router::hook::{Call, DispatchHook, Outcome};
+}
+
+// What a handler author writes; everything else lives in the modules above.
+pub use envelope::{RequestModel, ResponseModel};
 pub use error::{HandlerError, Violation};
-pub use extract::{
-    Data, DataPayload, Extension, FromRequest, HandlerNeeds, NoSchema, OptionalFromRequest,
-    RequestContext, RequestIds, State,
-};
-pub use handler::{BoxFuture, Handler};
-pub use hub::{CloseReason, ConnectionId, ConnectionInfo, Hub, MAX_REASON_BYTES, Push, close_code};
-pub use into_response::IntoResponse;
-pub use pagination::{DEFAULT_MAX_PER_PAGE, DEFAULT_PER_PAGE, PageMeta, PageParams, Paginated};
-pub use pkg_id::{IntoPkgId, MAX_PKG_ID};
+pub use extract::{Data, Extension, NoSchema, RequestIds, State};
+pub use hub::{ConnectionInfo, Hub};
+pub use pagination::{PageMeta, PageParams, Paginated};
 pub use principal::Principal;
-pub use reply::Reply;
-pub use router::{
-    BuildError, Call, DispatchHook, HandlerSource, Outcome, Route, RouteInfo, RouteTable, Router,
-    RouterBuilder, Session,
-};
-pub use schema::{MAX_VIOLATIONS, schema_of};
-pub use state::Extensions;
+pub use router::{BuildError, Route, Router};
 pub use status::{RspCode, error_code};
 
 // The crates whose types appear in this API, so users get matching versions.

@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The default largest `per_page` (configurable with
-/// [`RouterBuilder::max_per_page`](crate::RouterBuilder::max_per_page)).
+/// [`RouterBuilder::max_per_page`](crate::router::RouterBuilder::max_per_page)).
 ///
 /// # Examples
 ///
 /// ```
 /// use pkg_router::testing::TestRouter;
-/// use pkg_router::{HandlerError, PageParams, DEFAULT_MAX_PER_PAGE};
+/// use pkg_router::{HandlerError, PageParams};
+/// use pkg_router::pagination::DEFAULT_MAX_PER_PAGE;
 /// use serde_json::json;
 ///
 /// async fn list(page: PageParams) -> Result<u32, HandlerError> {
@@ -32,7 +33,8 @@ pub const DEFAULT_MAX_PER_PAGE: u32 = 100;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{PageParams, DEFAULT_PER_PAGE};
+/// use pkg_router::PageParams;
+/// use pkg_router::pagination::DEFAULT_PER_PAGE;
 /// use serde_json::Map;
 ///
 /// let params = PageParams::from_data(&Map::new(), 100)?;
@@ -158,7 +160,7 @@ impl PageMeta {
 /// Paging parameters read from a request's `data`: `page`, `per_page`, `cursor`, `filters`.
 ///
 /// Take it as a handler argument and the router reads and checks it, using the router's
-/// [`max_per_page`](crate::RouterBuilder::max_per_page); out-of-range values are answered with
+/// [`max_per_page`](crate::router::RouterBuilder::max_per_page); out-of-range values are answered with
 /// `INVALID_DATA`/`validation_error` before the handler runs. Its four fields join the
 /// handler's schema (route table, AsyncAPI), beside a `Data<T>` payload: a `T` with
 /// `#[serde(deny_unknown_fields)]` accepts them and does not see them.
@@ -358,7 +360,8 @@ impl<T> Paginated<T> {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{IntoResponse, PageMeta, Paginated};
+    /// use pkg_router::{PageMeta, Paginated};
+    /// use pkg_router::handler::IntoResponse;
     /// use uuid::Uuid;
     ///
     /// let page = Paginated::new(vec!["a", "b"], PageMeta::offset(1, 2, 5));

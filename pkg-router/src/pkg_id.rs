@@ -1,15 +1,18 @@
-//! Named package ids: the [`pkg_ids!`](crate::pkg_ids) macro.
+//! Named package ids: the [`pkg_ids!`](crate::pkg_ids) macro, [`IntoPkgId`] for anything that
+//! names an id, and the id range.
 
 /// The largest valid `pkg_id` (`2^31 - 1`, the range of protobuf's `int32`).
 ///
 /// Frames with a larger id are refused as `invalid_envelope`, and a handler registered above it
-/// makes [`RouterBuilder::build`](crate::RouterBuilder::build) fail, so ids stay valid in both
+/// makes [`RouterBuilder::build`](crate::router::RouterBuilder::build) fail, so ids stay valid in both
 /// wire formats.
 ///
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{BuildError, EnvelopeProblem, HandlerError, MAX_PKG_ID, RequestModel, Router};
+/// use pkg_router::{BuildError, HandlerError, RequestModel, Router};
+/// use pkg_router::envelope::EnvelopeProblem;
+/// use pkg_router::pkg_id::MAX_PKG_ID;
 ///
 /// assert_eq!(MAX_PKG_ID, 2_147_483_647);
 ///
@@ -28,14 +31,14 @@ pub const MAX_PKG_ID: u32 = i32::MAX as u32;
 /// The macro defines a `Copy` enum whose variants carry the numeric ids, plus:
 ///
 /// - `PkgID::ALL`: every declared id, in declaration order (for
-///   [`RouterBuilder::require_all`](crate::RouterBuilder::require_all));
+///   [`RouterBuilder::require_all`](crate::router::RouterBuilder::require_all));
 /// - `id()`, `name()`, `is_push()`, `from_id(u32)` (all `const fn`) and `From<PkgID> for u32`,
 ///   `TryFrom<u32> for PkgID`, `Display` (prints the name);
 /// - a link-time record of the names, so the router's route table and logs show
 ///   `CREATE_BOOK` rather than `3`.
 ///
 /// Mark the ids the server only *sends* (broadcasts, notifications) with `#[push]`: they need
-/// no handler ([`require_all`](crate::RouterBuilder::require_all) skips them, and a handler for
+/// no handler ([`require_all`](crate::router::RouterBuilder::require_all) skips them, and a handler for
 /// one is a [`BuildError::HandlerForPush`](crate::BuildError::HandlerForPush)), the route table
 /// marks them as pushes, and [`Router::asyncapi`](crate::Router::asyncapi) lists them as
 /// server-to-client messages.
@@ -150,7 +153,7 @@ macro_rules! pkg_ids {
             }
         }
 
-        impl $crate::IntoPkgId for $name {
+        impl $crate::pkg_id::IntoPkgId for $name {
             fn into_pkg_id(self) -> u32 {
                 self as u32
             }
@@ -178,7 +181,7 @@ macro_rules! pkg_ids {
         const _: () = {
             // Range check: ids travel as protobuf int32.
             $( ::core::assert!(
-                ($value as u64) <= ($crate::MAX_PKG_ID as u64),
+                ($value as u64) <= ($crate::pkg_id::MAX_PKG_ID as u64),
                 ::core::concat!("pkg_id of ", ::core::stringify!($variant), " is above 2^31-1"),
             ); )+
 
@@ -217,14 +220,16 @@ macro_rules! __pkg_id_attribute {
 ///
 /// Integer types other than `u32` map values outside `0..=u32::MAX` to `u32::MAX`, which is
 /// above [`MAX_PKG_ID`] and so never matches a handler (and fails
-/// [`RouterBuilder::build`](crate::RouterBuilder::build)).
+/// [`RouterBuilder::build`](crate::router::RouterBuilder::build)).
 ///
 /// Every API that takes an id takes `impl IntoPkgId`, so named ids and plain numbers mix freely.
 ///
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{BroadcastModel, IntoPkgId, ResponseModel};
+/// use pkg_router::ResponseModel;
+/// use pkg_router::envelope::BroadcastModel;
+/// use pkg_router::pkg_id::IntoPkgId;
 /// use uuid::Uuid;
 ///
 /// pkg_router::pkg_ids! {
@@ -251,7 +256,7 @@ pub trait IntoPkgId {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{IntoPkgId, MAX_PKG_ID};
+    /// use pkg_router::pkg_id::{IntoPkgId, MAX_PKG_ID};
     ///
     /// assert_eq!(7u8.into_pkg_id(), 7);
     /// assert_eq!(7usize.into_pkg_id(), 7);
@@ -262,13 +267,13 @@ pub trait IntoPkgId {
     fn into_pkg_id(self) -> u32;
 
     /// Whether the id is a push (declared `#[push]` in [`pkg_ids!`](crate::pkg_ids)): sent by
-    /// the server only, so [`RouterBuilder::require_all`](crate::RouterBuilder::require_all)
+    /// the server only, so [`RouterBuilder::require_all`](crate::router::RouterBuilder::require_all)
     /// requires no handler for it. `false` unless overridden; plain numbers are never pushes.
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::IntoPkgId;
+    /// use pkg_router::pkg_id::IntoPkgId;
     ///
     /// pkg_router::pkg_ids! {
     ///     pub Ids { GET_SHELF = 9201, #[push] SHELF_MOVED = 9202 }

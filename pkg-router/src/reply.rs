@@ -18,7 +18,8 @@ use uuid::Uuid;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{Reply, ResponseModel, RspCode};
+/// use pkg_router::{ResponseModel, RspCode};
+/// use pkg_router::handler::Reply;
 /// use uuid::Uuid;
 ///
 /// let reply = Reply::serialize(4, Uuid::nil(), &vec![1, 2, 3]);
@@ -50,13 +51,14 @@ impl Reply {
     /// A value that fails to serialize (a map with non-string keys, a failing custom `Serialize`)
     /// is the handler's bug: the reply becomes `ERROR`/`internal_error` and the cause is logged.
     ///
-    /// Use it in an [`IntoResponse`](crate::IntoResponse) implementation that answers with a
+    /// Use it in an [`IntoResponse`](crate::handler::IntoResponse) implementation that answers with a
     /// large serializable value.
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Reply, RspCode};
+    /// use pkg_router::RspCode;
+    /// use pkg_router::handler::Reply;
     /// use std::collections::BTreeMap;
     /// use uuid::Uuid;
     ///
@@ -84,7 +86,8 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{PageMeta, Reply};
+    /// use pkg_router::PageMeta;
+    /// use pkg_router::handler::Reply;
     /// use uuid::Uuid;
     ///
     /// let reply = Reply::serialize_page(4, Uuid::nil(), PageMeta::offset(2, 2, 3), &["c"]);
@@ -130,7 +133,8 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{HandlerError, Reply, RspCode};
+    /// use pkg_router::{HandlerError, RspCode};
+    /// use pkg_router::handler::Reply;
     /// use uuid::Uuid;
     ///
     /// assert_eq!(Reply::serialize(1, Uuid::nil(), "ok").status_code(), RspCode::Ok);
@@ -161,7 +165,8 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Reply, ResponseModel};
+    /// use pkg_router::ResponseModel;
+    /// use pkg_router::handler::Reply;
     /// use uuid::Uuid;
     ///
     /// let model = ResponseModel::success(1, Uuid::nil(), 42);
@@ -182,7 +187,7 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Reply;
+    /// use pkg_router::handler::Reply;
     /// use uuid::Uuid;
     ///
     /// let reply = Reply::serialize(1, Uuid::nil(), &[1, 2]);
@@ -204,7 +209,8 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Reply, RspCode};
+    /// use pkg_router::RspCode;
+    /// use pkg_router::handler::Reply;
     /// use serde_json::json;
     /// use uuid::Uuid;
     ///

@@ -15,7 +15,8 @@ use std::fmt;
 ///
 /// ```
 /// use pkg_router::testing::TestRouter;
-/// use pkg_router::{HandlerError, RequestModel, Route, Router, MAX_VIOLATIONS};
+/// use pkg_router::{HandlerError, RequestModel, Route, Router};
+/// use pkg_router::schema::MAX_VIOLATIONS;
 /// use serde_json::{json, Value};
 ///
 /// async fn save(_: RequestModel) -> Result<(), HandlerError> {
@@ -50,7 +51,7 @@ const MAX_MESSAGE_CHARS: usize = 200;
 ///     name: String,
 /// }
 ///
-/// let schema = pkg_router::schema_of::<CreateAuthor>();
+/// let schema = pkg_router::schema::schema_of::<CreateAuthor>();
 /// assert_eq!(schema["properties"]["name"]["maxLength"], 200);
 /// ```
 pub fn schema_of<T: schemars::JsonSchema>() -> Value {
@@ -60,7 +61,7 @@ pub fn schema_of<T: schemars::JsonSchema>() -> Value {
 }
 
 /// The schema of the fields `T` describes, as
-/// [`HandlerNeeds::data_fields`](crate::HandlerNeeds::data_fields) declares them: subschemas
+/// [`HandlerNeeds::data_fields`](crate::extract::HandlerNeeds::data_fields) declares them: subschemas
 /// inlined, so each property stands alone.
 pub(crate) fn fields_of<T: schemars::JsonSchema>() -> Value {
     schemars::generate::SchemaSettings::draft2020_12()
@@ -111,8 +112,8 @@ pub(crate) struct SchemaConflict {
 
 /// Puts a handler's schema together: the explicit one (`schema = ..`, `schema_json = ..`,
 /// [`Route::schema`](crate::Route::schema)) or the one its arguments declare through
-/// [`HandlerNeeds::data`](crate::HandlerNeeds::data), never both; then the fields declared
-/// through [`HandlerNeeds::data_fields`](crate::HandlerNeeds::data_fields) are added.
+/// [`HandlerNeeds::data`](crate::extract::HandlerNeeds::data), never both; then the fields declared
+/// through [`HandlerNeeds::data_fields`](crate::extract::HandlerNeeds::data_fields) are added.
 ///
 /// `max_per_page` becomes the `maximum` of a `per_page` field that a
 /// [`PageParams`](crate::PageParams) argument adds.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// A map from a type to one value of that type, shared cheaply between requests.
 ///
-/// The router keeps application state in one ([`RouterBuilder::state`](crate::RouterBuilder::state),
+/// The router keeps application state in one ([`RouterBuilder::state`](crate::router::RouterBuilder::state),
 /// read by [`State<T>`](crate::State)); a transport keeps per-connection values in another
 /// ([`Extensions`], read by [`Extension<T>`](crate::Extension)).
 #[derive(Clone, Default)]
@@ -54,7 +54,7 @@ impl fmt::Debug for TypeMap {
 /// # Examples
 ///
 /// ```
-/// use pkg_router::Extensions;
+/// use pkg_router::router::Extensions;
 ///
 /// #[derive(Clone, Debug, PartialEq)]
 /// struct ConnectionId(u64);
@@ -74,7 +74,7 @@ impl Extensions {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Extensions;
+    /// use pkg_router::router::Extensions;
     ///
     /// let ext = Extensions::new();
     /// assert_eq!(ext.get::<u64>(), None);
@@ -91,7 +91,7 @@ impl Extensions {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Extensions;
+    /// use pkg_router::router::Extensions;
     ///
     /// #[derive(Debug, PartialEq)]
     /// struct Tenant(&'static str);
@@ -112,7 +112,7 @@ impl Extensions {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Extensions;
+    /// use pkg_router::router::Extensions;
     ///
     /// let ext = Extensions::new().with(7u64).with("books-web");
     /// assert_eq!(ext.get::<u64>(), Some(&7));

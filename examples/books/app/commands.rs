@@ -18,7 +18,9 @@ pub struct PageInput {
 
 impl PageInput {
     fn request(&self) -> Result<PageRequest, BooksError> {
-        let per_page = self.per_page.unwrap_or(pkg_router::DEFAULT_PER_PAGE);
+        let per_page = self
+            .per_page
+            .unwrap_or(pkg_router::pagination::DEFAULT_PER_PAGE);
         match &self.cursor {
             None => Ok(PageRequest::Offset {
                 page: self.page.unwrap_or(1),

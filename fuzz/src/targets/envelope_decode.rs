@@ -6,7 +6,8 @@
 //! answer is `INVALID_DATA`/`invalid_envelope` and echoes the ids it salvaged.
 
 use super::oracle::{self, Entries};
-use pkg_router::{EnvelopeProblem, RequestModel, ResponseModel, RspCode};
+use pkg_router::envelope::EnvelopeProblem;
+use pkg_router::{RequestModel, ResponseModel, RspCode};
 use serde_json::{Map, Value};
 
 /// The target.

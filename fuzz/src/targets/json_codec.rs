@@ -6,7 +6,9 @@
 //! section 4 give for the handler, the caller's roles and the data.
 
 use super::app::{self, CREATE, ECHO, FAIL, LIST, PANIC, SLEEP, SLEEP_TIMEOUT};
-use pkg_router::{EnvelopeProblem, RequestModel, ResponseModel, RspCode, Session};
+use pkg_router::envelope::EnvelopeProblem;
+use pkg_router::router::Session;
+use pkg_router::{RequestModel, ResponseModel, RspCode};
 use serde_json::Value;
 use std::cell::RefCell;
 

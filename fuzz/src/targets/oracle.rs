@@ -59,7 +59,7 @@ pub fn pkg_id(raw: &str) -> Option<u32> {
     }
     raw.parse::<u64>()
         .ok()
-        .filter(|id| *id <= u64::from(pkg_router::MAX_PKG_ID))
+        .filter(|id| *id <= u64::from(pkg_router::pkg_id::MAX_PKG_ID))
         .and_then(|id| u32::try_from(id).ok())
 }
 

@@ -7,7 +7,8 @@
 
 use super::values;
 use arbitrary::Unstructured;
-use pkg_router::{DEFAULT_PER_PAGE, HandlerError, PageParams};
+use pkg_router::pagination::DEFAULT_PER_PAGE;
+use pkg_router::{HandlerError, PageParams};
 use serde_json::Value;
 
 /// The target: a maximum, then the `data` object (as JSON text when the input is a JSON

@@ -4,7 +4,7 @@
 //! `req_id` and a `data`; the frame it sends is a broadcast envelope with the same `pkg_id` and
 //! `data` text, and reads back as the same push.
 
-use pkg_router::Push;
+use pkg_router::hub::Push;
 use serde_json::Value;
 
 /// The target.

@@ -1,4 +1,4 @@
-use crate::IntoPkgId;
+use crate::pkg_id::IntoPkgId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -15,7 +15,7 @@ pub(crate) const PUSH_REQ_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// # Examples
 ///
 /// ```
-/// use pkg_router::BroadcastModel;
+/// use pkg_router::envelope::BroadcastModel;
 /// use serde_json::json;
 ///
 /// let push = BroadcastModel::new(100, json!({"id": 12, "action": "created"}));
@@ -44,7 +44,7 @@ impl BroadcastModel {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::BroadcastModel;
+    /// use pkg_router::envelope::BroadcastModel;
     /// use serde_json::json;
     ///
     /// let push = BroadcastModel::new(100, json!({"id": 12}));
@@ -65,7 +65,8 @@ impl BroadcastModel {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{BroadcastModel, Push};
+    /// use pkg_router::envelope::BroadcastModel;
+    /// use pkg_router::hub::Push;
     /// use serde_json::json;
     ///
     /// let text = BroadcastModel::new(100, json!({"id": 12})).to_json();

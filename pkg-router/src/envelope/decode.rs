@@ -20,7 +20,8 @@ use uuid::Uuid;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{EnvelopeProblem, RequestModel};
+/// use pkg_router::RequestModel;
+/// use pkg_router::envelope::EnvelopeProblem;
 ///
 /// let problem = |frame: &str| RequestModel::from_json(frame).unwrap_err().problem;
 /// let req_id = "550e8400-e29b-41d4-a716-446655440000";
@@ -88,7 +89,8 @@ impl fmt::Display for EnvelopeProblem {
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{EnvelopeProblem, RequestModel, RspCode};
+/// use pkg_router::{RequestModel, RspCode};
+/// use pkg_router::envelope::EnvelopeProblem;
 ///
 /// let err = RequestModel::from_json(
 ///     r#"{"pkg_id": "3", "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#,
@@ -122,7 +124,7 @@ impl EnvelopeError {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{EnvelopeError, EnvelopeProblem};
+    /// use pkg_router::envelope::{EnvelopeError, EnvelopeProblem};
     ///
     /// let err = EnvelopeError::new(EnvelopeProblem::WrongFrameType);
     /// assert_eq!((err.pkg_id, err.req_id.is_nil()), (0, true));
@@ -434,7 +436,7 @@ fn parse_pkg_id(text: &str) -> Option<u32> {
     }
     text.parse::<u32>()
         .ok()
-        .filter(|id| *id <= crate::MAX_PKG_ID)
+        .filter(|id| *id <= crate::pkg_id::MAX_PKG_ID)
 }
 
 /// A JSON string holding a UUID in any of its textual forms.

@@ -1,5 +1,5 @@
 use super::decode::{EnvelopeError, RawRequest};
-use crate::IntoPkgId;
+use crate::pkg_id::IntoPkgId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -22,7 +22,7 @@ use uuid::Uuid;
 /// assert_eq!(req.pkg_id, 3);
 /// assert_eq!(req.req_id.to_string(), "550e8400-e29b-41d4-a716-446655440000");
 /// assert_eq!(req.data["title"], "Dune");
-/// # Ok::<(), pkg_router::EnvelopeError>(())
+/// # Ok::<(), pkg_router::envelope::EnvelopeError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RequestModel {
@@ -77,7 +77,8 @@ impl RequestModel {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{EnvelopeProblem, RequestModel};
+    /// use pkg_router::RequestModel;
+    /// use pkg_router::envelope::EnvelopeProblem;
     ///
     /// let req = RequestModel::from_json(
     ///     r#"{"pkg_id": 3, "req_id": "550e8400-e29b-41d4-a716-446655440000", "trace": "x"}"#,
@@ -91,7 +92,7 @@ impl RequestModel {
     /// )
     /// .unwrap_err();
     /// assert_eq!(err.problem, EnvelopeProblem::InvalidPkgId);
-    /// # Ok::<(), pkg_router::EnvelopeError>(())
+    /// # Ok::<(), pkg_router::envelope::EnvelopeError>(())
     /// ```
     pub fn from_json(frame: &str) -> Result<Self, EnvelopeError> {
         RawRequest::parse(frame)?.into_request()
@@ -109,7 +110,7 @@ impl RequestModel {
     /// let text = req.to_json();
     /// assert!(text.starts_with(r#"{"pkg_id":3,"req_id":""#));
     /// assert_eq!(RequestModel::from_json(&text)?, req); // round trip
-    /// # Ok::<(), pkg_router::EnvelopeError>(())
+    /// # Ok::<(), pkg_router::envelope::EnvelopeError>(())
     /// ```
     pub fn to_json(&self) -> String {
         // A map of `Value`s with string keys always serializes.

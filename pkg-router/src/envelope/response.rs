@@ -1,5 +1,5 @@
-use crate::IntoPkgId;
 use crate::pagination::PageMeta;
+use crate::pkg_id::IntoPkgId;
 use crate::status::{RspCode, error_code};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -52,7 +52,7 @@ pub struct ResponseModel {
 /// # Examples
 ///
 /// ```
-/// use pkg_router::ErrorBody;
+/// use pkg_router::envelope::ErrorBody;
 ///
 /// let body = ErrorBody::new("not_found", "Book 7 not found");
 /// assert_eq!(
@@ -79,7 +79,8 @@ impl ErrorBody {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{error_code, ErrorBody};
+    /// use pkg_router::error_code;
+    /// use pkg_router::envelope::ErrorBody;
     /// use serde_json::json;
     ///
     /// let mut body = ErrorBody::new(error_code::CONFLICT, "Title already taken");

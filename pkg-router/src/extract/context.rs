@@ -11,7 +11,7 @@ use uuid::Uuid;
 ///
 /// It borrows the connection's session and the router's shared state: extractors clone only
 /// what they keep. You never build one: the router hands it to
-/// [`FromRequest::from_request`](crate::FromRequest::from_request) for each handler argument.
+/// [`FromRequest::from_request`](crate::extract::FromRequest::from_request) for each handler argument.
 ///
 /// # Examples
 ///
@@ -20,7 +20,8 @@ use uuid::Uuid;
 ///
 /// ```
 /// use pkg_router::testing::TestRouter;
-/// use pkg_router::{FromRequest, HandlerError, RequestContext};
+/// use pkg_router::HandlerError;
+/// use pkg_router::extract::{FromRequest, RequestContext};
 /// use serde_json::json;
 ///
 /// struct PageSize(u32);
@@ -53,7 +54,7 @@ pub struct RequestContext<'a> {
     pub(crate) shared: &'a Shared,
     pub(crate) extensions: &'a Extensions,
     /// Top-level keys of `data` that `Data<T>` does not see: fields other arguments read (see
-    /// [`HandlerNeeds::data_fields`](crate::HandlerNeeds::data_fields)) that `T`, denying
+    /// [`HandlerNeeds::data_fields`](crate::extract::HandlerNeeds::data_fields)) that `T`, denying
     /// unknown fields, does not have.
     pub(crate) data_skip: &'a [String],
 }
@@ -68,7 +69,8 @@ impl RequestContext<'_> {
     ///
     /// ```
     /// use pkg_router::testing::TestRouter;
-    /// use pkg_router::{FromRequest, HandlerError, RequestContext, Route, Router};
+    /// use pkg_router::{HandlerError, Route, Router};
+    /// use pkg_router::extract::{FromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// Which operation a request asks for, from its id.
@@ -102,7 +104,8 @@ impl RequestContext<'_> {
     ///
     /// ```
     /// use pkg_router::testing::{self, TestRouter};
-    /// use pkg_router::{FromRequest, HandlerError, RequestContext};
+    /// use pkg_router::HandlerError;
+    /// use pkg_router::extract::{FromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// An idempotency key: retries of one request share it.
@@ -137,7 +140,8 @@ impl RequestContext<'_> {
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{FromRequest, HandlerError, RequestContext};
+    /// use pkg_router::HandlerError;
+    /// use pkg_router::extract::{FromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// The `locale` field, `"en"` by default; other locales are refused.
@@ -173,7 +177,8 @@ impl RequestContext<'_> {
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{FromRequest, HandlerError, RequestContext};
+    /// use pkg_router::HandlerError;
+    /// use pkg_router::extract::{FromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// Present only for callers holding the `admin` role.
@@ -204,17 +209,18 @@ impl RequestContext<'_> {
     }
 
     /// Application state of type `T` registered with
-    /// [`RouterBuilder::state`](crate::RouterBuilder::state).
+    /// [`RouterBuilder::state`](crate::router::RouterBuilder::state).
     ///
     /// `None` if the router has no state of that type; an extractor that relies on it declares
-    /// so in [`FromRequest::declare`](crate::FromRequest::declare), and the router then refuses
+    /// so in [`FromRequest::declare`](crate::extract::FromRequest::declare), and the router then refuses
     /// to build without it.
     ///
     /// # Examples
     ///
     /// ```
     /// use pkg_router::testing::TestRouter;
-    /// use pkg_router::{FromRequest, HandlerError, HandlerNeeds, RequestContext, Router};
+    /// use pkg_router::{HandlerError, Router};
+    /// use pkg_router::extract::{FromRequest, HandlerNeeds, RequestContext};
     /// use serde_json::json;
     ///
     /// #[derive(Clone)]
@@ -255,12 +261,14 @@ impl RequestContext<'_> {
     }
 
     /// The connection's extensions: per-connection values the transport attached (see
-    /// [`Session::with_extensions`](crate::Session::with_extensions)).
+    /// [`Session::with_extensions`](crate::router::Session::with_extensions)).
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Extensions, FromRequest, HandlerError, Principal, RequestContext, RequestModel, Router, Session};
+    /// use pkg_router::{HandlerError, Principal, RequestModel, Router};
+    /// use pkg_router::extract::{FromRequest, RequestContext};
+    /// use pkg_router::router::{Extensions, Session};
     /// use serde_json::Map;
     ///
     /// /// The tenant a connection belongs to, set once by the transport.
@@ -297,8 +305,8 @@ impl RequestContext<'_> {
     }
 
     /// The largest `per_page` this router accepts
-    /// ([`RouterBuilder::max_per_page`](crate::RouterBuilder::max_per_page), default
-    /// [`DEFAULT_MAX_PER_PAGE`](crate::DEFAULT_MAX_PER_PAGE)).
+    /// ([`RouterBuilder::max_per_page`](crate::router::RouterBuilder::max_per_page), default
+    /// [`DEFAULT_MAX_PER_PAGE`](crate::pagination::DEFAULT_MAX_PER_PAGE)).
     ///
     /// For extractors that page in their own way but must honour the router's limit.
     ///
@@ -306,7 +314,8 @@ impl RequestContext<'_> {
     ///
     /// ```
     /// use pkg_router::testing::TestRouter;
-    /// use pkg_router::{FromRequest, HandlerError, RequestContext, Router};
+    /// use pkg_router::{HandlerError, Router};
+    /// use pkg_router::extract::{FromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// A `limit` field, clamped to the router's maximum page size.

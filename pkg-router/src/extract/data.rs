@@ -97,7 +97,7 @@ impl<T: DataPayload> FromRequest for Data<T> {
 /// # Examples
 ///
 /// ```
-/// use pkg_router::DataPayload;
+/// use pkg_router::extract::DataPayload;
 ///
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct CreateBook { title: String }

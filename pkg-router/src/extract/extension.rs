@@ -1,7 +1,7 @@
 use super::{FromRequest, RequestContext};
 use crate::error::HandlerError;
 
-/// A per-connection value the transport attached through [`Extensions`](crate::Extensions)
+/// A per-connection value the transport attached through [`Extensions`](crate::router::Extensions)
 /// (the connection's id, a handle to its outbound queue, ...).
 ///
 /// Missing extensions are a server bug, reported to the client as `internal_error`.
@@ -12,7 +12,8 @@ use crate::error::HandlerError;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{Extension, Extensions, HandlerError, Principal, RequestModel, Router, RspCode, Session};
+/// use pkg_router::{Extension, HandlerError, Principal, RequestModel, Router, RspCode};
+/// use pkg_router::router::{Extensions, Session};
 /// use serde_json::Map;
 ///
 /// /// Which client application opened the connection, from the upgrade request.

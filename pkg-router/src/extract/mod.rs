@@ -31,7 +31,8 @@ use std::any::TypeId;
 ///
 /// ```
 /// use pkg_router::testing::{ResponseExt, TestRouter};
-/// use pkg_router::{FromRequest, HandlerError, Principal, RequestContext};
+/// use pkg_router::{HandlerError, Principal};
+/// use pkg_router::extract::{FromRequest, RequestContext};
 /// use serde_json::json;
 ///
 /// /// The caller's user id; refuses anonymous callers.
@@ -63,7 +64,7 @@ use std::any::TypeId;
     message = "`{Self}` cannot be a pkg-router handler argument",
     label = "not an extractor",
     note = "handler arguments are extractors: `Data<T>` (T: Deserialize + JsonSchema; `Data<NoSchema<T>>` without a schema), `State<T>`, `Principal`, `Arc<Principal>`, `RequestIds`, `PageParams`, `Hub`, `ConnectionInfo`, `Extension<T>`, `RequestModel`, `Option<_>` of `Principal`, `Arc<Principal>`, `Hub`, `ConnectionInfo`, `Extension<T>` or `State<T>`",
-    note = "for anything else, implement `pkg_router::FromRequest` (or `OptionalFromRequest` for `Option<_>`) for your own type"
+    note = "for anything else, implement `pkg_router::extract::FromRequest` (or `OptionalFromRequest` for `Option<_>`) for your own type"
 )]
 pub trait FromRequest: Sized + Send {
     /// Builds the argument from a borrowed request.
@@ -78,7 +79,8 @@ pub trait FromRequest: Sized + Send {
     ///
     /// ```
     /// use pkg_router::testing::TestRouter;
-    /// use pkg_router::{FromRequest, HandlerError, PageParams, RequestContext};
+    /// use pkg_router::{HandlerError, PageParams};
+    /// use pkg_router::extract::{FromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// Paging parameters whose `filters` may only name known fields.
@@ -124,7 +126,8 @@ pub trait FromRequest: Sized + Send {
     ///
     /// ```
     /// use pkg_router::testing::TestRouter;
-    /// use pkg_router::{FromRequest, HandlerError, RequestContext};
+    /// use pkg_router::HandlerError;
+    /// use pkg_router::extract::{FromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// Records how it was built.
@@ -155,14 +158,15 @@ pub trait FromRequest: Sized + Send {
 
     /// Declares what the extractor needs from the router, checked when the router is built.
     ///
-    /// Declaring turns a forgotten [`RouterBuilder::state`](crate::RouterBuilder::state) into a
+    /// Declaring turns a forgotten [`RouterBuilder::state`](crate::router::RouterBuilder::state) into a
     /// [`BuildError`](crate::BuildError) at startup rather than an `internal_error` on the first
     /// request. The default declares nothing.
     ///
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{BuildError, FromRequest, HandlerError, HandlerNeeds, RequestContext, Router};
+    /// use pkg_router::{BuildError, HandlerError, Router};
+    /// use pkg_router::extract::{FromRequest, HandlerNeeds, RequestContext};
     ///
     /// #[derive(Clone)]
     /// struct Clock;
@@ -195,14 +199,15 @@ pub trait FromRequest: Sized + Send {
 }
 
 /// What a handler's arguments need from the router, gathered through [`FromRequest::declare`]
-/// and checked by [`RouterBuilder::build`](crate::RouterBuilder::build).
+/// and checked by [`RouterBuilder::build`](crate::router::RouterBuilder::build).
 ///
 /// Only custom extractors deal with it; the built-in [`State<T>`] declares its state itself.
 ///
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{BuildError, FromRequest, HandlerError, HandlerNeeds, RequestContext, Router};
+/// use pkg_router::{BuildError, HandlerError, Router};
+/// use pkg_router::extract::{FromRequest, HandlerNeeds, RequestContext};
 ///
 /// #[derive(Clone)]
 /// struct Db;
@@ -254,7 +259,8 @@ impl HandlerNeeds {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{BuildError, FromRequest, HandlerError, HandlerNeeds, RequestContext, Router};
+    /// use pkg_router::{BuildError, HandlerError, Router};
+    /// use pkg_router::extract::{FromRequest, HandlerNeeds, RequestContext};
     ///
     /// #[derive(Clone)]
     /// struct Mailer;
@@ -301,7 +307,8 @@ impl HandlerNeeds {
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{Data, FromRequest, HandlerError, HandlerNeeds, RequestContext};
+    /// use pkg_router::{Data, HandlerError};
+    /// use pkg_router::extract::{FromRequest, HandlerNeeds, RequestContext};
     /// use serde_json::json;
     ///
     /// #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -356,7 +363,8 @@ impl HandlerNeeds {
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{Data, FromRequest, HandlerError, HandlerNeeds, RequestContext};
+    /// use pkg_router::{Data, HandlerError};
+    /// use pkg_router::extract::{FromRequest, HandlerNeeds, RequestContext};
     /// use serde_json::json;
     ///
     /// /// The fields [`Locale`] reads.

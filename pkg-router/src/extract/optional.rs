@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// |---|---|
 /// | `Option<Principal>` / `Option<Arc<Principal>>` | the caller is anonymous |
 /// | `Option<ConnectionInfo>` | there is no connection (in-process dispatch, tests) |
-/// | `Option<Hub>` | the router has no hub ([`RouterBuilder::hub`](crate::RouterBuilder::hub)) |
+/// | `Option<Hub>` | the router has no hub ([`RouterBuilder::hub`](crate::router::RouterBuilder::hub)) |
 /// | `Option<Extension<T>>` | the transport attached no `T` to the connection |
 /// | `Option<State<T>>` | the router has no state of type `T` (and builds without it) |
 ///
@@ -28,7 +28,8 @@ use std::sync::Arc;
 ///
 /// ```
 /// use pkg_router::testing::{ResponseExt, TestRouter};
-/// use pkg_router::{HandlerError, OptionalFromRequest, RequestContext};
+/// use pkg_router::HandlerError;
+/// use pkg_router::extract::{OptionalFromRequest, RequestContext};
 /// use serde_json::{json, Value};
 ///
 /// /// A `coupon` code: absent is fine, malformed is not.
@@ -93,7 +94,8 @@ pub trait OptionalFromRequest: Sized + Send {
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{HandlerError, OptionalFromRequest, RequestContext};
+    /// use pkg_router::HandlerError;
+    /// use pkg_router::extract::{OptionalFromRequest, RequestContext};
     /// use serde_json::json;
     ///
     /// /// The caller's id, for signed-in callers.
@@ -125,7 +127,8 @@ pub trait OptionalFromRequest: Sized + Send {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{HandlerError, HandlerNeeds, OptionalFromRequest, RequestContext, Router};
+    /// use pkg_router::{HandlerError, Router};
+    /// use pkg_router::extract::{HandlerNeeds, OptionalFromRequest, RequestContext};
     ///
     /// /// The fields [`Tag`] reads.
     /// #[derive(schemars::JsonSchema)]
@@ -194,7 +197,7 @@ impl OptionalFromRequest for ConnectionInfo {
     }
 }
 
-/// `None` when the router has no hub ([`RouterBuilder::hub`](crate::RouterBuilder::hub));
+/// `None` when the router has no hub ([`RouterBuilder::hub`](crate::router::RouterBuilder::hub));
 /// unlike `Hub`, the router builds without one.
 impl OptionalFromRequest for Hub {
     fn from_request_optional(ctx: &RequestContext<'_>) -> Result<Option<Self>, HandlerError> {

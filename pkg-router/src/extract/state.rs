@@ -1,11 +1,11 @@
 use super::{FromRequest, HandlerNeeds, RequestContext};
 use crate::error::HandlerError;
 
-/// Application state registered with [`RouterBuilder::state`](crate::RouterBuilder::state).
+/// Application state registered with [`RouterBuilder::state`](crate::router::RouterBuilder::state).
 ///
 /// The value is cloned for each request, so wrap large state in an `Arc` (a database pool
 /// already is one). A handler that asks for state the router was not given makes
-/// [`RouterBuilder::build`](crate::RouterBuilder::build) fail with
+/// [`RouterBuilder::build`](crate::router::RouterBuilder::build) fail with
 /// [`BuildError::MissingState`](crate::BuildError::MissingState), not a request.
 ///
 /// # Examples

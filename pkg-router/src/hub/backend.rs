@@ -12,7 +12,7 @@ use std::sync::Weak;
 ///
 /// ```
 /// use pkg_router::hub::{HubEvent, Target};
-/// use pkg_router::Push;
+/// use pkg_router::hub::Push;
 /// use std::sync::Arc;
 ///
 /// let event = HubEvent::Push { target: Target::room("lobby"), push: Arc::new(Push::new(100, "hi")?) };
@@ -46,7 +46,7 @@ impl HubEvent {
     ///
     /// ```
     /// use pkg_router::hub::{HubEvent, Target};
-    /// use pkg_router::CloseReason;
+    /// use pkg_router::hub::CloseReason;
     ///
     /// let kick = HubEvent::Close { target: Target::principal("u-1"), reason: CloseReason::going_away() };
     /// assert_eq!(kick.target(), &Target::principal("u-1"));
@@ -121,7 +121,8 @@ pub trait BroadcastBackend: Send + Sync + 'static {
     /// ```
     /// use pkg_router::hub::{BroadcastBackend, HubEvent, RemoteDelivery, Target};
     /// use pkg_router::testing::TestHub;
-    /// use pkg_router::{Hub, Push};
+    /// use pkg_router::Hub;
+    /// use pkg_router::hub::Push;
     /// use std::sync::{Arc, Mutex};
     ///
     /// /// Hands the delivery handle to whoever listens for remote events.
@@ -159,7 +160,8 @@ pub trait BroadcastBackend: Send + Sync + 'static {
     ///
     /// ```
     /// use pkg_router::hub::{BroadcastBackend, HubEvent};
-    /// use pkg_router::{Hub, Push};
+    /// use pkg_router::Hub;
+    /// use pkg_router::hub::Push;
     /// use tokio::sync::mpsc;
     ///
     /// struct Forward(mpsc::UnboundedSender<bytes::Bytes>);
@@ -216,7 +218,8 @@ impl BroadcastBackend for LocalBackend {
 ///
 /// ```
 /// use pkg_router::hub::{BroadcastBackend, HubEvent, RemoteDelivery, Target};
-/// use pkg_router::{Hub, Push};
+/// use pkg_router::Hub;
+/// use pkg_router::hub::Push;
 /// use std::sync::{Arc, Mutex};
 ///
 /// #[derive(Clone, Default)]
@@ -261,7 +264,8 @@ impl RemoteDelivery {
     /// ```
     /// use pkg_router::hub::{BroadcastBackend, HubEvent, RemoteDelivery, Target};
     /// use pkg_router::testing::TestHub;
-    /// use pkg_router::{Hub, Push};
+    /// use pkg_router::Hub;
+    /// use pkg_router::hub::Push;
     /// use std::sync::{Arc, Mutex};
     ///
     /// #[derive(Clone, Default)]

@@ -63,7 +63,7 @@ impl fmt::Display for ConnectionId {
 /// closed with 1008 "slow consumer" and the others are unaffected. One principal may hold
 /// several connections, and every one of them receives what is addressed to the principal.
 ///
-/// Give the hub to the router ([`RouterBuilder::hub`](crate::RouterBuilder::hub)); handlers
+/// Give the hub to the router ([`RouterBuilder::hub`](crate::router::RouterBuilder::hub)); handlers
 /// take a `Hub` argument, so a broadcast is one line, and a push only readers may see is one
 /// more word:
 ///
@@ -261,7 +261,7 @@ impl Hub {
     /// ```
     pub fn broadcast<T: Serialize + ?Sized>(
         &self,
-        pkg_id: impl crate::IntoPkgId,
+        pkg_id: impl crate::pkg_id::IntoPkgId,
         data: &T,
     ) -> Result<usize, HandlerError> {
         self.to_all().push(pkg_id, data)
@@ -362,7 +362,7 @@ impl Hub {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::hub::{close_code, CloseReason};
     /// use pkg_router::testing::TestHub;
     ///
     /// let hub = TestHub::new();
@@ -385,7 +385,7 @@ impl Hub {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::hub::{close_code, CloseReason};
     /// use pkg_router::testing::TestHub;
     ///
     /// let hub = TestHub::new();
@@ -780,7 +780,7 @@ impl Drop for Registration {
 }
 
 /// Handlers reach the hub by taking a `Hub` argument; the router must have one
-/// ([`RouterBuilder::hub`](crate::RouterBuilder::hub)), which `build()` checks.
+/// ([`RouterBuilder::hub`](crate::router::RouterBuilder::hub)), which `build()` checks.
 impl FromRequest for Hub {
     fn from_request(ctx: &RequestContext<'_>) -> Result<Self, HandlerError> {
         ctx.state::<Hub>().cloned().ok_or_else(|| {
@@ -801,7 +801,9 @@ impl FromRequest for Hub {
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{ConnectionId, ConnectionInfo, Extensions, HandlerError, RequestModel, Router, Session};
+/// use pkg_router::{ConnectionInfo, HandlerError, RequestModel, Router};
+/// use pkg_router::hub::ConnectionId;
+/// use pkg_router::router::{Extensions, Session};
 /// use serde_json::Map;
 ///
 /// async fn where_from(conn: ConnectionInfo) -> Result<String, HandlerError> {

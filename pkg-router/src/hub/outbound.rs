@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 /// A client's reconnect policy:
 ///
 /// ```
-/// use pkg_router::close_code;
+/// use pkg_router::hub::close_code;
 ///
 /// #[derive(Debug, PartialEq)]
 /// enum Next { Reconnect, Relogin, GiveUp }
@@ -37,7 +37,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pkg_router::close_code::NORMAL, 1000);
+    /// assert_eq!(pkg_router::hub::close_code::NORMAL, 1000);
     /// ```
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down.
@@ -45,7 +45,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::hub::{close_code, CloseReason};
     ///
     /// assert_eq!(close_code::GOING_AWAY, 1001);
     /// assert_eq!(CloseReason::going_away().code, close_code::GOING_AWAY);
@@ -56,7 +56,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pkg_router::close_code::PROTOCOL_ERROR, 1002);
+    /// assert_eq!(pkg_router::hub::close_code::PROTOCOL_ERROR, 1002);
     /// ```
     pub const PROTOCOL_ERROR: u16 = 1002;
     /// A text message that is not valid UTF-8 (RFC 6455: "invalid frame payload data").
@@ -64,7 +64,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pkg_router::close_code::INVALID_PAYLOAD, 1007);
+    /// assert_eq!(pkg_router::hub::close_code::INVALID_PAYLOAD, 1007);
     /// ```
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// The connection was lost without a close frame. Never sent on the wire (RFC 6455
@@ -73,7 +73,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pkg_router::close_code::ABNORMAL, 1006);
+    /// assert_eq!(pkg_router::hub::close_code::ABNORMAL, 1006);
     /// ```
     pub const ABNORMAL: u16 = 1006;
     /// Policy violation: too many connections for the principal, slow consumer, too many
@@ -82,7 +82,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::hub::{close_code, CloseReason};
     ///
     /// assert_eq!(close_code::POLICY, 1008);
     /// assert_eq!(CloseReason::slow_consumer().code, close_code::POLICY);
@@ -93,7 +93,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pkg_router::close_code::TOO_BIG, 1009);
+    /// assert_eq!(pkg_router::hub::close_code::TOO_BIG, 1009);
     /// ```
     pub const TOO_BIG: u16 = 1009;
     /// Authentication failed: bad auth frame, bad or expired token.
@@ -104,7 +104,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pkg_router::close_code::AUTH_FAILED, 4001);
+    /// assert_eq!(pkg_router::hub::close_code::AUTH_FAILED, 4001);
     /// ```
     pub const AUTH_FAILED: u16 = 4001;
     /// No auth frame within the auth timeout.
@@ -112,7 +112,7 @@ pub mod close_code {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(pkg_router::close_code::AUTH_TIMEOUT, 4002);
+    /// assert_eq!(pkg_router::hub::close_code::AUTH_TIMEOUT, 4002);
     /// ```
     pub const AUTH_TIMEOUT: u16 = 4002;
 }
@@ -130,7 +130,7 @@ pub const MAX_REASON_BYTES: usize = 123;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{close_code, CloseReason};
+/// use pkg_router::hub::{close_code, CloseReason};
 ///
 /// let reason = CloseReason::new(close_code::POLICY, "banned");
 /// assert_eq!((reason.code, &*reason.reason), (1008, "banned"));
@@ -151,7 +151,7 @@ impl CloseReason {
     ///
     /// ```
     /// use pkg_router::testing::TestHub;
-    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::hub::{close_code, CloseReason};
     ///
     /// let hub = TestHub::new();
     /// let conn = hub.connect_as("ann", [] as [&str; 0]);
@@ -182,7 +182,7 @@ impl CloseReason {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::CloseReason;
+    /// use pkg_router::hub::CloseReason;
     ///
     /// let reason = CloseReason::slow_consumer();
     /// assert_eq!((reason.code, &*reason.reason), (1008, "slow consumer"));
@@ -197,7 +197,7 @@ impl CloseReason {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::CloseReason;
+    /// use pkg_router::hub::CloseReason;
     ///
     /// let reason = CloseReason::going_away();
     /// assert_eq!((reason.code, &*reason.reason), (1001, "server shutting down"));
@@ -215,7 +215,7 @@ impl CloseReason {
 /// # Examples
 ///
 /// ```
-/// use pkg_router::Push;
+/// use pkg_router::hub::Push;
 ///
 /// let push = Push::new(100, &serde_json::json!({"id": 12}))?;
 /// assert_eq!(
@@ -244,7 +244,7 @@ impl Push {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Push;
+    /// use pkg_router::hub::Push;
     /// use std::collections::HashMap;
     ///
     /// let push = Push::new(100, &vec!["a", "b"])?;
@@ -272,7 +272,7 @@ impl Push {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Push;
+    /// use pkg_router::hub::Push;
     ///
     /// let frame = br#"{"pkg_id":100,"req_id":"00000000-0000-0000-0000-000000000000","data":{"id":3}}"#;
     /// let push = Push::from_json_frame(frame)?;
@@ -308,7 +308,7 @@ impl Push {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Push;
+    /// use pkg_router::hub::Push;
     ///
     /// assert_eq!(Push::new(100, "hi")?.pkg_id(), 100);
     /// # Ok::<(), serde_json::Error>(())
@@ -322,7 +322,7 @@ impl Push {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Push;
+    /// use pkg_router::hub::Push;
     ///
     /// let push = Push::new(100, &serde_json::json!({"id": 12}))?;
     /// let data: serde_json::Value = serde_json::from_str(push.data_json())?;
@@ -341,7 +341,8 @@ impl Push {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{BroadcastModel, Push};
+    /// use pkg_router::envelope::BroadcastModel;
+    /// use pkg_router::hub::Push;
     /// use serde_json::json;
     ///
     /// let push = Push::new(100, &json!({"id": 12}))?;

@@ -150,7 +150,7 @@ impl<'h> Audience<'h> {
     /// ```
     pub fn push<T: Serialize + ?Sized>(
         self,
-        pkg_id: impl crate::IntoPkgId,
+        pkg_id: impl crate::pkg_id::IntoPkgId,
         data: &T,
     ) -> Result<usize, HandlerError> {
         let push = Push::new(pkg_id.into_pkg_id(), data).map_err(HandlerError::internal)?;
@@ -162,7 +162,7 @@ impl<'h> Audience<'h> {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::Push;
+    /// use pkg_router::hub::Push;
     /// use pkg_router::testing::TestHub;
     /// use std::sync::Arc;
     ///
@@ -189,7 +189,7 @@ impl<'h> Audience<'h> {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{close_code, CloseReason};
+    /// use pkg_router::hub::{close_code, CloseReason};
     /// use pkg_router::testing::TestHub;
     ///
     /// let hub = TestHub::new();

@@ -33,7 +33,7 @@ impl fmt::Display for HandlerSource {
     }
 }
 
-/// Why [`RouterBuilder::build`](crate::RouterBuilder::build) refused to build a router.
+/// Why [`RouterBuilder::build`](crate::router::RouterBuilder::build) refused to build a router.
 ///
 /// These are programming mistakes found at startup, before any client connects. The `Display`
 /// text names the culprits and the fix; log it and exit.
@@ -75,7 +75,7 @@ pub enum BuildError {
     },
     /// No handler at all: usually a crate of handlers that the binary never names, so the
     /// linker dropped it. Add `use my_handlers as _;`, or call
-    /// [`allow_empty`](crate::RouterBuilder::allow_empty).
+    /// [`allow_empty`](crate::router::RouterBuilder::allow_empty).
     #[error(
         "no handlers are registered: if your handlers live in another crate, name it (`use my_handlers as _;`) so the linker keeps them, or call RouterBuilder::allow_empty()"
     )]
@@ -184,7 +184,7 @@ pub enum BuildError {
         /// The handler.
         handler: HandlerSource,
     },
-    /// [`require_all`](crate::RouterBuilder::require_all) named ids that have no handler.
+    /// [`require_all`](crate::router::RouterBuilder::require_all) named ids that have no handler.
     #[error("no handler for pkg_id(s): {}", list_missing(.missing))]
     MissingHandlers {
         /// `(id, declared name)` of each id without a handler.

@@ -1,8 +1,8 @@
 use super::route_table::{RouteInfo, RouteTable};
 use super::{BuildError, DispatchHook, Endpoint, HandlerSource, Inner, Router, Shared};
-use crate::IntoPkgId;
 use crate::handler::{BoxedHandler, Handler};
 use crate::pagination::DEFAULT_MAX_PER_PAGE;
+use crate::pkg_id::IntoPkgId;
 use crate::registry::{self, HandlerRegistration};
 use crate::schema::{self, CompiledSchema, schema_of};
 use crate::state::TypeMap;
@@ -162,7 +162,7 @@ impl Route {
         self
     }
 
-    /// Validates `data` against the JSON schema derived from `T` (see [`schema_of`](crate::schema_of)),
+    /// Validates `data` against the JSON schema derived from `T` (see [`schema_of`](crate::schema::schema_of)),
     /// for handlers that read `data` without a [`Data<T>`](crate::Data) argument (envelope style,
     /// [`RequestModel`](crate::RequestModel)).
     ///
@@ -699,7 +699,8 @@ impl RouterBuilder {
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{Call, DispatchHook, HandlerError, Outcome, Router};
+    /// use pkg_router::{HandlerError, Router};
+    /// use pkg_router::hook::{Call, DispatchHook, Outcome};
     /// use serde_json::json;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
@@ -807,7 +808,7 @@ impl RouterBuilder {
             let roles: Arc<[String]> = route.roles.into();
             let path: Arc<str> = source.path.as_str().into();
             for (pkg_id, written_name) in route.ids {
-                if pkg_id > crate::MAX_PKG_ID {
+                if pkg_id > crate::pkg_id::MAX_PKG_ID {
                     return Err(BuildError::PkgIdOutOfRange {
                         pkg_id,
                         handler: source,

@@ -15,7 +15,8 @@ use uuid::Uuid;
 ///
 /// ```
 /// use pkg_router::testing::TestRouter;
-/// use pkg_router::{Call, DispatchHook, HandlerError, Outcome, Principal, Router};
+/// use pkg_router::{HandlerError, Principal, Router};
+/// use pkg_router::hook::{Call, DispatchHook, Outcome};
 /// use serde_json::json;
 /// use std::sync::{Arc, Mutex};
 ///
@@ -67,7 +68,8 @@ pub struct Call<'a> {
 ///
 /// ```
 /// use pkg_router::testing::TestRouter;
-/// use pkg_router::{Call, DispatchHook, HandlerError, Outcome, Route, Router, RspCode};
+/// use pkg_router::{HandlerError, Route, Router, RspCode};
+/// use pkg_router::hook::{Call, DispatchHook, Outcome};
 /// use serde_json::json;
 /// use std::sync::{Arc, Mutex};
 /// use std::time::Duration;
@@ -112,7 +114,7 @@ pub struct Outcome {
 }
 
 /// Runs around every dispatch to a known `pkg_id`: add it with
-/// [`RouterBuilder::hook`](crate::RouterBuilder::hook).
+/// [`RouterBuilder::hook`](crate::router::RouterBuilder::hook).
 ///
 /// [`before`](Self::before) runs after the role and schema checks and may refuse the request;
 /// [`after`](Self::after) sees every request that named a handler, refused or not, with its
@@ -123,7 +125,7 @@ pub struct Outcome {
 /// An audit log that never writes secrets:
 ///
 /// ```
-/// use pkg_router::{Call, DispatchHook, Outcome};
+/// use pkg_router::hook::{Call, DispatchHook, Outcome};
 /// use serde_json::Value;
 ///
 /// struct Audit;
@@ -182,7 +184,8 @@ pub trait DispatchHook: Send + Sync + 'static {
     ///
     /// ```
     /// use pkg_router::testing::{ResponseExt, TestRouter};
-    /// use pkg_router::{Call, DispatchHook, HandlerError, Router, RspCode};
+    /// use pkg_router::{HandlerError, Router, RspCode};
+    /// use pkg_router::hook::{Call, DispatchHook};
     /// use serde_json::json;
     ///
     /// /// Read-only mode: only ids below 100 (the queries) are served.
@@ -224,7 +227,8 @@ pub trait DispatchHook: Send + Sync + 'static {
     ///
     /// ```
     /// use pkg_router::testing::TestRouter;
-    /// use pkg_router::{Call, DispatchHook, HandlerError, Outcome, Router, RspCode};
+    /// use pkg_router::{HandlerError, Router, RspCode};
+    /// use pkg_router::hook::{Call, DispatchHook, Outcome};
     /// use serde_json::json;
     /// use std::sync::mpsc;
     /// use std::sync::Mutex;

@@ -1,15 +1,18 @@
-//! The [`Router`]: looks up the handler for a `pkg_id`, checks roles and schema, runs it.
+//! The [`Router`]: looks up the handler for a `pkg_id`, checks roles and schema, runs it; its
+//! [`RouterBuilder`] and [`Route`]s, the [`RouteTable`], and the [`Session`] a transport
+//! dispatches with (with its [`Extensions`]).
 
 mod asyncapi;
 mod build_error;
 mod builder;
-mod hook;
+pub(crate) mod hook;
 mod route_table;
 mod session;
 
+pub use crate::state::Extensions;
 pub use build_error::{BuildError, HandlerSource};
 pub use builder::{Route, RouterBuilder};
-pub use hook::{Call, DispatchHook, Outcome};
+pub(crate) use hook::{Call, DispatchHook, Outcome};
 pub use route_table::{RouteInfo, RouteTable};
 pub use session::Session;
 
@@ -43,7 +46,8 @@ use uuid::Uuid;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{HandlerError, Principal, RequestModel, Router, RspCode, Session};
+/// use pkg_router::{HandlerError, Principal, RequestModel, Router, RspCode};
+/// use pkg_router::router::Session;
 /// use serde_json::{json, Map};
 ///
 /// async fn echo(req: RequestModel) -> Result<serde_json::Value, HandlerError> {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use pkg_router::{Extensions, Principal, Session};
+/// use pkg_router::Principal;
+/// use pkg_router::router::{Extensions, Session};
 ///
 /// let session = Session::new(Principal::new("u1", "ann").with_roles(["view-books"]))
 ///     .with_extensions(Extensions::new().with(42u64));
@@ -30,7 +31,8 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{HandlerError, Principal, RequestModel, Route, Router, Session};
+    /// use pkg_router::{HandlerError, Principal, RequestModel, Route, Router};
+    /// use pkg_router::router::Session;
     /// use serde_json::Map;
     /// use std::sync::Arc;
     ///
@@ -59,7 +61,8 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{HandlerError, RequestModel, Route, Router, RspCode, Session};
+    /// use pkg_router::{HandlerError, RequestModel, Route, Router, RspCode};
+    /// use pkg_router::router::Session;
     /// use serde_json::Map;
     ///
     /// async fn ok() -> Result<(), HandlerError> { Ok(()) }
@@ -88,7 +91,8 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Extension, Extensions, HandlerError, RequestModel, Router, Session};
+    /// use pkg_router::{Extension, HandlerError, RequestModel, Router};
+    /// use pkg_router::router::{Extensions, Session};
     /// use serde_json::Map;
     ///
     /// #[derive(Clone)]
@@ -117,7 +121,8 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Principal, Session};
+    /// use pkg_router::Principal;
+    /// use pkg_router::router::Session;
     ///
     /// let session = Session::new(Principal::new("u-1", "ann").with_roles(["view-books"]));
     /// assert_eq!(session.principal().id, "u-1");
@@ -132,7 +137,7 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// use pkg_router::{Extensions, Session};
+    /// use pkg_router::router::{Extensions, Session};
     ///
     /// let session = Session::anonymous().with_extensions(Extensions::new().with(7u64));
     /// assert_eq!(session.extensions().get::<u64>(), Some(&7));

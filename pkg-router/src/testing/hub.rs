@@ -1,11 +1,11 @@
 //! [`TestHub`]: a hub whose connections are test doubles that capture their pushes.
 
-use crate::IntoPkgId;
 use crate::envelope::ResponseModel;
 use crate::hub::{
     BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, HubEvent, Outbound, Push,
     Registration, RemoteDelivery, Target,
 };
+use crate::pkg_id::IntoPkgId;
 use crate::principal::Principal;
 use crate::router::{Router, Session};
 use crate::state::Extensions;
@@ -24,7 +24,7 @@ const TEST_QUEUE: usize = 4_096;
 /// channel, no runtime needed.
 ///
 /// It dereferences to the [`Hub`]; give it to a router with
-/// [`RouterBuilder::hub`](crate::RouterBuilder::hub).
+/// [`RouterBuilder::hub`](crate::router::RouterBuilder::hub).
 ///
 /// # Examples
 ///
@@ -320,7 +320,7 @@ impl TestConnection {
     ///
     /// ```
     /// use pkg_router::testing::TestHub;
-    /// use pkg_router::CloseReason;
+    /// use pkg_router::hub::CloseReason;
     ///
     /// let hub = TestHub::new();
     /// let ann = hub.connect_as("ann", [] as [&str; 0]);

@@ -44,9 +44,9 @@ pub use hub::{MAX_TEST_CONNECTIONS_PER_PRINCIPAL, TestConnection, TestHub};
 #[cfg_attr(docsrs, doc(cfg(feature = "transport")))]
 pub use socket::{MemoryClient, MemorySocket};
 
-use crate::IntoPkgId;
 use crate::envelope::{ErrorBody, RequestModel, ResponseModel};
 use crate::handler::Handler;
+use crate::pkg_id::IntoPkgId;
 use crate::principal::Principal;
 use crate::router::{Router, Session};
 use serde_json::{Map, Value};

@@ -22,7 +22,8 @@ use tokio::sync::mpsc;
 /// ```
 /// use pkg_router::testing::MemorySocket;
 /// use pkg_router::transport::{AuthMode, Endpoint, Frame, WsConfig};
-/// use pkg_router::{CloseReason, HandlerError, Router};
+/// use pkg_router::{HandlerError, Router};
+/// use pkg_router::hub::CloseReason;
 /// use std::sync::Arc;
 ///
 /// async fn ping() -> Result<&'static str, HandlerError> {
@@ -149,7 +150,8 @@ impl MemoryClient {
     /// ```
     /// use pkg_router::testing::MemorySocket;
     /// use pkg_router::transport::{AuthMode, Endpoint, Frame, SocketError, WsConfig};
-    /// use pkg_router::{close_code, CloseReason, Router};
+    /// use pkg_router::Router;
+    /// use pkg_router::hub::{close_code, CloseReason};
     /// use std::sync::Arc;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -206,7 +208,8 @@ impl MemoryClient {
     /// ```
     /// use pkg_router::testing::MemorySocket;
     /// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
-    /// use pkg_router::{close_code, Router};
+    /// use pkg_router::Router;
+    /// use pkg_router::hub::close_code;
     /// use std::sync::Arc;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -164,7 +164,8 @@ pub trait Authenticator: Send + Sync + 'static {
 /// use pkg_router::testing::MemorySocket;
 /// # use pkg_router::transport::{Frame};
 /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
-/// use pkg_router::{close_code, CloseReason, Hub, Principal, Router};
+/// use pkg_router::{Hub, Principal, Router};
+/// use pkg_router::hub::{close_code, CloseReason};
 /// use std::sync::Arc;
 ///
 /// struct Nobody;

@@ -53,7 +53,8 @@ impl Endpoint {
     /// use pkg_router::testing::MemorySocket;
     /// use pkg_router::transport::Frame;
     /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
-    /// use pkg_router::{CloseReason, HandlerError, Hub, Principal, Router};
+    /// use pkg_router::{HandlerError, Hub, Principal, Router};
+    /// use pkg_router::hub::CloseReason;
     /// use std::sync::Arc;
     ///
     /// /// Any token is a user of that name.

@@ -200,7 +200,7 @@ impl Endpoint {
     /// An endpoint without an authenticator (set one with
     /// [`with_authenticator`](Self::with_authenticator) unless `config.auth` is `Disabled`).
     /// Its connections register in the router's hub
-    /// ([`RouterBuilder::hub`](crate::RouterBuilder::hub)), or in a new one when the router
+    /// ([`RouterBuilder::hub`](crate::router::RouterBuilder::hub)), or in a new one when the router
     /// has none.
     ///
     /// Create one per WebSocket route and share it (an `Arc`) between its connections: the
@@ -280,7 +280,8 @@ impl Endpoint {
     /// use pkg_router::testing::MemorySocket;
     /// # use pkg_router::transport::{Frame};
     /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
-    /// use pkg_router::{close_code, CloseReason, Hub, Principal, Router};
+    /// use pkg_router::{Hub, Principal, Router};
+    /// use pkg_router::hub::{close_code, CloseReason};
     /// use std::sync::Arc;
     ///
     /// struct Names;

@@ -65,7 +65,8 @@ pub enum Frame {
 /// use pkg_router::testing::MemorySocket;
 /// # use pkg_router::transport::{Frame, SocketError};
 /// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
-/// use pkg_router::{close_code, CloseReason, Hub, Router};
+/// use pkg_router::{Hub, Router};
+/// use pkg_router::hub::{close_code, CloseReason};
 /// use std::sync::Arc;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

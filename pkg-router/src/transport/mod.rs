@@ -9,7 +9,8 @@
 //! use pkg_router::testing::MemorySocket;
 //! # use pkg_router::transport::{Frame};
 //! use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
-//! use pkg_router::{CloseReason, HandlerError, Hub, Router};
+//! use pkg_router::{HandlerError, Hub, Router};
+//! use pkg_router::hub::CloseReason;
 //! use std::sync::Arc;
 //!
 //! async fn ping() -> Result<&'static str, HandlerError> {

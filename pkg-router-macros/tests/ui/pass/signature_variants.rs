@@ -2,9 +2,8 @@
 // a handler in a nested module, one declared inside a function body, suffixed and parenthesized
 // ids, an arbitrary `FromRequest` type, and a public handler that is still callable directly.
 
-use pkg_router::{
-    FromRequest, HandlerError, PageParams, RequestContext, RequestModel, pkg_handler,
-};
+use pkg_router::{HandlerError, PageParams, RequestModel, pkg_handler};
+use pkg_router::extract::{FromRequest, RequestContext};
 
 #[pkg_handler(id = 1u32)]
 async fn no_arguments() {}
