@@ -6,13 +6,15 @@ mod asyncapi;
 mod build_error;
 mod builder;
 pub(crate) mod hook;
+mod route;
 mod route_table;
 mod session;
 
 pub use crate::state::Extensions;
 pub use build_error::{BuildError, HandlerSource};
-pub use builder::{Route, RouterBuilder};
+pub use builder::RouterBuilder;
 pub(crate) use hook::{Call, DispatchHook, Outcome};
+pub use route::Route;
 pub use route_table::{RouteInfo, RouteTable};
 pub use session::Session;
 
@@ -79,7 +81,7 @@ pub struct Router {
 #[derive(Debug)]
 struct Inner {
     /// Sorted by id: a binary search beats hashing for the few dozen ids an API has.
-    routes: Vec<(u32, Arc<Endpoint>)>,
+    routes: Vec<(u32, Arc<CompiledRoute>)>,
     shared: Shared,
     table: RouteTable,
     hooks: Vec<Box<dyn DispatchHook>>,
@@ -103,7 +105,7 @@ pub(crate) struct Shared {
 
 /// A handler with everything needed to run it, shared by all the ids it serves.
 #[derive(Debug)]
-struct Endpoint {
+struct CompiledRoute {
     handler: BoxedHandler,
     path: Arc<str>,
     roles: Arc<[String]>,
@@ -153,14 +155,14 @@ impl Router {
 
     /// The JSON schema a handler validates `data` against, if it has one.
     pub fn schema(&self, pkg_id: u32) -> Option<&Value> {
-        self.endpoint(pkg_id)
+        self.compiled(pkg_id)
             .and_then(|e| e.schema.as_deref())
             .map(CompiledSchema::source)
     }
 
     /// Whether a handler serves `pkg_id`.
     pub fn has_handler(&self, pkg_id: u32) -> bool {
-        self.endpoint(pkg_id).is_some()
+        self.compiled(pkg_id).is_some()
     }
 
     /// Handles one JSON text frame and returns the response's JSON text.
@@ -176,7 +178,7 @@ impl Router {
     pub(crate) async fn handle_json_frame(&self, session: &Session, frame: &str) -> JsonAnswer {
         // Parse `data` in the same pass only for callers the handler would accept.
         let eager = |pkg_id| {
-            self.endpoint(pkg_id)
+            self.compiled(pkg_id)
                 .is_some_and(|e| holds_all_roles(&session.principal().roles, e.roles.iter()))
         };
         match RawRequest::parse_with(frame, eager) {
@@ -208,7 +210,7 @@ impl Router {
             .into_model()
     }
 
-    fn endpoint(&self, pkg_id: u32) -> Option<&Arc<Endpoint>> {
+    fn compiled(&self, pkg_id: u32) -> Option<&Arc<CompiledRoute>> {
         let routes = &self.inner.routes;
         routes
             .binary_search_by_key(&pkg_id, |(id, _)| *id)
@@ -223,7 +225,7 @@ impl Router {
         req_id: Uuid,
         payload: Payload<'_>,
     ) -> Reply {
-        let Some(endpoint) = self.endpoint(pkg_id) else {
+        let Some(endpoint) = self.compiled(pkg_id) else {
             tracing::debug!(pkg_id, %req_id, "unknown pkg_id");
             return ResponseModel::error(
                 pkg_id,
@@ -284,7 +286,7 @@ impl Router {
 
     async fn run_endpoint(
         &self,
-        endpoint: &Endpoint,
+        endpoint: &CompiledRoute,
         session: &Session,
         pkg_id: u32,
         req_id: Uuid,
@@ -391,7 +393,7 @@ fn invalid_envelope(err: EnvelopeError) -> ResponseModel {
 }
 
 fn panicked(
-    endpoint: &Endpoint,
+    endpoint: &CompiledRoute,
     pkg_id: u32,
     req_id: Uuid,
     panic: &(dyn std::any::Any + Send),

@@ -37,62 +37,8 @@ enum FirstFrame {
 }
 
 impl Endpoint {
-    /// Runs one connection until it closes. `socket` is the upgraded WebSocket seen as a stream
-    /// and sink of [`Frame`]s; `admission` is what [`Endpoint::admit`] returned for it.
-    ///
-    /// This is all a framework adapter has to call: the handshake, limits, keepalive, pushes
-    /// and the close frame are handled here. `peer` is logged and given to handlers as
-    /// [`ConnectionInfo::peer`]. Spawn one task per connection.
-    ///
-    /// # Examples
-    ///
-    /// Serving an in-memory socket; an adapter for another WebSocket library wraps its socket
-    /// the same way:
-    ///
-    /// ```
-    /// use pkg_router::testing::MemorySocket;
-    /// use pkg_router::transport::Frame;
-    /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, WsConfig};
-    /// use pkg_router::{HandlerError, Hub, Principal, Router};
-    /// use pkg_router::hub::CloseReason;
-    /// use std::sync::Arc;
-    ///
-    /// /// Any token is a user of that name.
-    /// struct Names;
-    ///
-    /// impl Authenticator for Names {
-    ///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
-    ///         Box::pin(async move { Ok::<_, AuthError>(Principal::new(token, token)) })
-    ///     }
-    /// }
-    ///
-    /// async fn whoami(me: Principal) -> Result<String, HandlerError> {
-    ///     Ok(me.name)
-    /// }
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let router = Router::builder().handler(1, whoami).build()?;
-    /// let endpoint = Arc::new(
-    ///     Endpoint::new(router, WsConfig::default()).with_authenticator(Names),
-    /// );
-    /// let admission = endpoint.admit(None, None)?;
-    /// let (socket, mut client) = MemorySocket::pair();
-    /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
-    ///
-    /// client.send_text(r#"{"type": "auth", "token": "Bearer ann"}"#);
-    /// assert_eq!(client.recv_text().await, r#"{"type":"auth_ok"}"#);
-    /// client.send_text(r#"{"pkg_id": 1, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#);
-    /// assert!(client.recv_text().await.ends_with(r#""data":"ann"}"#));
-    /// assert_eq!(endpoint.hub().connection_count(), 1);
-    ///
-    /// client.send(Frame::Close(None)); // the peer closes; the server answers the close
-    /// assert_eq!(client.recv().await, Some(Frame::Close(Some(CloseReason::new(1000, "")))));
-    /// connection.await.unwrap();
-    /// assert_eq!(endpoint.hub().connection_count(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn serve<S>(
+    /// The body of [`Endpoint::serve`]: handshake, registration, the driver, the close.
+    pub(super) async fn run<S>(
         self: Arc<Self>,
         socket: S,
         admission: Admission,
