@@ -96,6 +96,15 @@ pub mod close_code {
     /// assert_eq!(pkg_router::hub::close_code::TOO_BIG, 1009);
     /// ```
     pub const TOO_BIG: u16 = 1009;
+    /// The server cannot take the connection now (a shared limit's store is unreachable and
+    /// [`FailMode::Closed`](crate::transport::FailMode::Closed) is set); retry later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(pkg_router::hub::close_code::TRY_AGAIN_LATER, 1013);
+    /// ```
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// Authentication failed: bad auth frame, bad or expired token.
     ///
     /// In the application range (4000-4999) of RFC 6455, so clients can tell it from protocol

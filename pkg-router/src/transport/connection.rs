@@ -6,7 +6,8 @@ use super::driver::{Dispatcher, Driver, Limits, Signals, Stop, close_reason_for,
 use super::endpoint::{Admission, Endpoint, Format};
 use super::frame::{Frame, SocketError};
 use super::lifecycle::ConnectionEvent;
-use crate::hub::{CloseReason, ConnectionInfo, close_code};
+use super::shared_limits::{ConnectionLease, Verdict, ask};
+use crate::hub::{CloseReason, ConnectionInfo, RegisterError, close_code};
 use crate::principal::Principal;
 use crate::router::Session;
 use crate::state::Extensions;
@@ -76,6 +77,16 @@ impl Endpoint {
             let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
             let (queue_tx, queue_rx) = mpsc::channel(self.config.outbound_queue.max(1));
             let (close_tx, close_rx) = watch::channel(None);
+            // The cluster-wide slot first: a refused connection never appears in the hub.
+            let lease = match self.shared_lease(&principal).await {
+                Ok(lease) => lease,
+                Err(reason) => {
+                    count_connection("rejected");
+                    tracing::info!(code = reason.code, reason = %reason.reason, "connection refused");
+                    close_socket(&mut socket, reason, self.config.close_linger).await;
+                    return;
+                }
+            };
             let registration = match self.hub.register(
                 &principal,
                 self.config.max_connections_per_principal,
@@ -178,6 +189,7 @@ impl Endpoint {
             };
             drop(driver);
             drop(registration);
+            drop(lease);
             let principal = session.principal();
             self.lifecycle.disconnected(
                 &ConnectionEvent {
@@ -195,6 +207,35 @@ impl Endpoint {
         }
         .instrument(span)
         .await;
+    }
+
+    /// One of the principal's cluster-wide connection slots, when the endpoint has
+    /// [`SharedLimits`](super::SharedLimits) (`None`: no shared limit applies, or the store is
+    /// away and fails open). `Err`: the close reason of a refused connection.
+    async fn shared_lease(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<ConnectionLease>, CloseReason> {
+        let Some(limits) = &self.shared_limits else {
+            return Ok(None);
+        };
+        if principal.is_anonymous() {
+            return Ok(None);
+        }
+        let max = self.config.max_connections_per_principal;
+        let call = limits.acquire_connection(&principal.id, max);
+        match ask(&**limits, "connections", call).await {
+            Verdict::Answer(Some(lease)) => Ok(Some(lease)),
+            Verdict::Answer(None) => Err(CloseReason::new(
+                close_code::POLICY,
+                RegisterError::TooManyForPrincipal.to_string(),
+            )),
+            Verdict::FallBack => Ok(None),
+            Verdict::Refuse => Err(CloseReason::new(
+                close_code::TRY_AGAIN_LATER,
+                "connection limit unavailable",
+            )),
+        }
     }
 
     /// The first-message handshake. `Err(Some(reason))` closes with that reason; `Err(None)`

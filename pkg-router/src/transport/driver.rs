@@ -33,6 +33,7 @@ use super::codec::{Answer, Codec};
 use super::endpoint::Endpoint;
 use super::frame::{Frame, SocketError};
 use super::in_flight::InFlight;
+use super::shared_limits::{RateCheck, Verdict, ask};
 use crate::envelope::ResponseModel;
 use crate::hub::{CloseReason, Outbound, close_code};
 use crate::router::Session;
@@ -71,9 +72,13 @@ impl<C: Codec> Dispatcher<'_, C> {
     /// Handles one data frame: rate limit, transport timeout, dispatch. The flag tells whether
     /// the frame was malformed.
     pub(super) async fn dispatch(&self, frame: Frame) -> Answer {
-        if let Some(limiter) = &self.endpoint.limiter
-            && let Err(wait) = limiter.check(&self.limiter_key)
-        {
+        let (wait, msg) = match self.rate().await {
+            Rate::Allowed => (None, ""),
+            Rate::Limited(wait) => (Some(wait), "Rate limit exceeded"),
+            // Fail-closed while the shared store is away: the client retries in a second.
+            Rate::Unavailable => (Some(Duration::from_secs(1)), "Rate limit unavailable"),
+        };
+        if let Some(wait) = wait {
             #[cfg(feature = "metrics")]
             metrics::counter!("rate_limit_hits_total").increment(1);
             let (pkg_id, req_id) = self.codec.ids(&frame);
@@ -83,7 +88,7 @@ impl<C: Codec> Dispatcher<'_, C> {
                 req_id,
                 RspCode::Error,
                 error_code::RATE_LIMITED,
-                "Rate limit exceeded",
+                msg,
                 Some(json!({ "retry_after_ms": wait.as_millis().max(1) as u64 })),
             );
             return Answer {
@@ -115,6 +120,49 @@ impl<C: Codec> Dispatcher<'_, C> {
                     malformed: false,
                 }
             }
+        }
+    }
+}
+
+/// The rate limit's answer for one request.
+enum Rate {
+    Allowed,
+    Limited(Duration),
+    /// The shared store is away and fails closed.
+    Unavailable,
+}
+
+impl<C> Dispatcher<'_, C> {
+    /// Checks the rate limit: the shared one for an authenticated principal when the endpoint
+    /// has [`SharedLimits`](super::SharedLimits) that share it (falling back to the local one
+    /// when its store is away and fails open), else the local one.
+    async fn rate(&self) -> Rate {
+        let endpoint = self.endpoint;
+        if let (Some(limits), Some(limit)) = (&endpoint.shared_limits, endpoint.config.rate_limit)
+            && limits.shares_rate_limit()
+            && !self.session.principal().is_anonymous()
+        {
+            match ask(
+                &**limits,
+                "rate",
+                limits.check_rate(&self.limiter_key, limit),
+            )
+            .await
+            {
+                Verdict::Answer(RateCheck::Limited { retry_after }) => {
+                    return Rate::Limited(retry_after);
+                }
+                Verdict::Answer(_) => return Rate::Allowed,
+                Verdict::Refuse => return Rate::Unavailable,
+                Verdict::FallBack => {}
+            }
+        }
+        match &endpoint.limiter {
+            Some(limiter) => match limiter.check(&self.limiter_key) {
+                Ok(()) => Rate::Allowed,
+                Err(wait) => Rate::Limited(wait),
+            },
+            None => Rate::Allowed,
         }
     }
 }

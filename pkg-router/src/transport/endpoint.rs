@@ -6,6 +6,7 @@ use super::config::WsConfig;
 use super::frame::{Frame, SocketError};
 use super::lifecycle::{ConnectionEvent, Lifecycle};
 use super::rate_limit::Limiter;
+use super::shared_limits::SharedLimits;
 use crate::hub::CloseReason;
 use crate::hub::Hub;
 use crate::router::Router;
@@ -196,6 +197,7 @@ pub struct Endpoint {
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     pub(crate) limiter: Option<Limiter>,
     pub(super) lifecycle: Lifecycle,
+    pub(super) shared_limits: Option<Arc<dyn SharedLimits>>,
     slots: Arc<Semaphore>,
 }
 
@@ -235,6 +237,7 @@ impl Endpoint {
             authenticator: None,
             limiter,
             lifecycle: Lifecycle::default(),
+            shared_limits: None,
             slots,
         }
     }
@@ -384,6 +387,64 @@ impl Endpoint {
     #[must_use]
     pub fn with_authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Counts the per-principal connection limit (and, if the store shares it, the rate limit)
+    /// in `limits`, a store every node of a cluster shares, instead of in this process alone.
+    ///
+    /// The per-node limits still apply; see [`SharedLimits`] for what happens when the store
+    /// fails. `pkg-router-redis` provides one on Redis.
+    ///
+    /// # Examples
+    ///
+    /// Two endpoints sharing one budget of connections (a cluster shares a Redis-backed one):
+    ///
+    /// ```
+    /// use pkg_router::testing::MemorySocket;
+    /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, Frame, LocalLimits, WsConfig};
+    /// use pkg_router::hub::{close_code, CloseReason};
+    /// use pkg_router::{Principal, Router};
+    /// use std::sync::Arc;
+    ///
+    /// struct Names;
+    ///
+    /// impl Authenticator for Names {
+    ///     fn authenticate<'a>(&'a self, token: &'a str) -> AuthFuture<'a> {
+    ///         Box::pin(async move { Ok::<_, AuthError>(Principal::new(token, token)) })
+    ///     }
+    /// }
+    ///
+    /// async fn login(endpoint: &Arc<Endpoint>) -> (MemorySocket, Frame) {
+    ///     let (socket, mut client) = MemorySocket::pair();
+    ///     let admission = endpoint.admit(None, None).unwrap();
+    ///     tokio::spawn(Arc::clone(endpoint).serve(socket, admission, None));
+    ///     client.send_text(r#"{"type": "auth", "token": "Bearer ann"}"#);
+    ///     let first = client.recv().await.unwrap();
+    ///     (client, first)
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let shared = LocalLimits::new();
+    /// let mut config = WsConfig::default();
+    /// config.max_connections_per_principal = 1;
+    /// let node = |config: WsConfig| -> Result<Arc<Endpoint>, pkg_router::BuildError> {
+    ///     let router = Router::builder().allow_empty().build()?;
+    ///     Ok(Arc::new(Endpoint::new(router, config).with_authenticator(Names).with_shared_limits(shared.clone())))
+    /// };
+    /// let (a, b) = (node(config.clone())?, node(config)?);
+    ///
+    /// let (_tab, first) = login(&a).await;
+    /// assert_eq!(first, Frame::Text(bytes::Bytes::from_static(br#"{"type":"auth_ok"}"#)));
+    /// let (_phone, refused) = login(&b).await; // another node, the same principal
+    /// let too_many = CloseReason::new(close_code::POLICY, "Maximum concurrent connections exceeded");
+    /// assert_eq!(refused, Frame::Close(Some(too_many)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_shared_limits(mut self, limits: impl SharedLimits) -> Self {
+        self.shared_limits = Some(Arc::new(limits));
         self
     }
 

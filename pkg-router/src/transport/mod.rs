@@ -53,9 +53,14 @@ mod frame;
 mod in_flight;
 mod lifecycle;
 mod rate_limit;
+mod shared_limits;
 
 pub use auth::{AuthError, AuthFuture, AuthMode, Authenticator};
 pub use config::{RateLimit, WsConfig};
 pub use endpoint::{Admission, ConnectionPermit, Endpoint, Format, Rejection};
 pub use frame::{Frame, SocketError};
 pub use lifecycle::ConnectionEvent;
+pub use shared_limits::{
+    ConnectionLease, DEFAULT_SHARED_LIMIT_TIMEOUT, FailMode, LimitFuture, LocalLimits, RateCheck,
+    SharedLimitError, SharedLimits,
+};
