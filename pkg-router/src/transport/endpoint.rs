@@ -401,7 +401,7 @@ impl Endpoint {
     /// Two endpoints sharing one budget of connections (a cluster shares a Redis-backed one):
     ///
     /// ```
-    /// use pkg_router::testing::MemorySocket;
+    /// use pkg_router::testing::{MemoryClient, MemorySocket};
     /// use pkg_router::transport::{AuthError, AuthFuture, Authenticator, Endpoint, Frame, LocalLimits, WsConfig};
     /// use pkg_router::hub::{close_code, CloseReason};
     /// use pkg_router::{Principal, Router};
@@ -415,7 +415,7 @@ impl Endpoint {
     ///     }
     /// }
     ///
-    /// async fn login(endpoint: &Arc<Endpoint>) -> (MemorySocket, Frame) {
+    /// async fn login(endpoint: &Arc<Endpoint>) -> (MemoryClient, Frame) {
     ///     let (socket, mut client) = MemorySocket::pair();
     ///     let admission = endpoint.admit(None, None).unwrap();
     ///     tokio::spawn(Arc::clone(endpoint).serve(socket, admission, None));
