@@ -60,6 +60,11 @@ impl BroadcastBackend for RedisBackend {
                 return;
             }
         };
+        if !shared.stats.up.load(Ordering::Relaxed) {
+            // The link is known to be down (or not up yet): dropped now, never sent late.
+            shared.stats.drop_events(1, "down");
+            return;
+        }
         let outgoing = Outgoing {
             queued: Instant::now(),
             message,
@@ -101,6 +106,9 @@ pub(crate) async fn publisher(
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut batch: Vec<Outgoing> = Vec::with_capacity(MAX_BATCH);
     let mut failing = false;
+    // When the last failure was seen: what was queued before it was published during an
+    // outage, and is dropped rather than sent once Redis is back.
+    let mut failed_at: Option<Instant> = None;
     loop {
         let beat = tokio::select! {
             received = queue.recv_many(&mut batch, MAX_BATCH) => {
@@ -117,6 +125,11 @@ pub(crate) async fn publisher(
         let before = batch.len();
         batch.retain(|event| now.duration_since(event.queued) <= config.max_publish_delay);
         stats.drop_events((before - batch.len()) as u64, "stale");
+        if let Some(failed_at) = failed_at {
+            let before = batch.len();
+            batch.retain(|event| event.queued > failed_at);
+            stats.drop_events((before - batch.len()) as u64, "outage");
+        }
         if batch.is_empty() && !beat {
             continue;
         }
@@ -156,6 +169,7 @@ pub(crate) async fn publisher(
                     failing = true;
                 }
                 stats.drop_events(events, "redis_error");
+                failed_at = Some(Instant::now());
                 stats.publishing.store(false, Ordering::Relaxed);
             }
             Err(_) => {
@@ -167,6 +181,7 @@ pub(crate) async fn publisher(
                     failing = true;
                 }
                 stats.drop_events(events, "timeout");
+                failed_at = Some(Instant::now());
                 stats.publishing.store(false, Ordering::Relaxed);
             }
         }

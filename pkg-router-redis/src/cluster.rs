@@ -165,6 +165,13 @@ impl RedisCluster {
         }
     }
 
+    /// The count cache every node shares (pagination totals).
+    pub fn counts(&self) -> crate::SharedCounts {
+        crate::SharedCounts {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
     /// The link's state and counters now.
     pub fn health(&self) -> Health {
         self.shared.stats.snapshot()

@@ -85,6 +85,8 @@ pub(crate) struct Stats {
     pub(crate) subscribed: AtomicBool,
     /// Set by the publisher: its last batch went through.
     pub(crate) publishing: AtomicBool,
+    /// The state is [`BackendState::Up`] (read on every publish).
+    pub(crate) up: AtomicBool,
     pub(crate) published: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) received: AtomicU64,
@@ -99,6 +101,7 @@ impl Default for Stats {
             state: Mutex::new((BackendState::Connecting, Instant::now())),
             subscribed: AtomicBool::new(false),
             publishing: AtomicBool::new(true),
+            up: AtomicBool::new(false),
             published: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             received: AtomicU64::new(0),
@@ -124,6 +127,7 @@ impl Stats {
         } else {
             BackendState::Down
         };
+        self.up.store(up, Ordering::Relaxed);
         if next != state.0 {
             match next {
                 BackendState::Up => tracing::info!("redis backend up"),

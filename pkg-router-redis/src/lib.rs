@@ -59,6 +59,9 @@
 //!   refilled continuously over `period`) on Redis's clock. It costs one round trip per request
 //!   of an authenticated principal (measured in BENCHMARKS.md).
 //!
+//! - **Count cache.** [`SharedCounts`] keeps pagination totals in Redis under a generation per
+//!   scope: a write on any node starts a new generation, so no node serves a stale total.
+//!
 //! Commands (PUBLISH, scripts) go through the `redis` crate's connection manager, which
 //! reconnects when a command finds the connection broken. The subscription has its own
 //! connection and loop: the connection manager's resubscription only reacts when a command
@@ -86,8 +89,8 @@
 //! [`RedisCluster::health`] returns the link's [`BackendState`] and counters (the books example
 //! serves them on `/health`). With the `metrics` feature the same are recorded through the
 //! `metrics` facade: `redis_backend_up` (gauge), `redis_backend_published_total`,
-//! `redis_backend_dropped_total{reason}` (`queue_full`, `stale`, `timeout`, `redis_error`,
-//! `unsupported`, `closed`), `redis_backend_received_total`, `redis_backend_missed_total`,
+//! `redis_backend_dropped_total{reason}` (`down`, `outage`, `queue_full`, `stale`, `timeout`,
+//! `redis_error`, `unsupported`, `closed`), `redis_backend_received_total`, `redis_backend_missed_total`,
 //! `redis_backend_resubscribes_total`; the transport adds
 //! `shared_limit_unavailable_total{limit, mode}` when a shared limit falls back or refuses.
 //!
@@ -110,6 +113,7 @@ mod backend;
 mod cluster;
 mod config;
 mod connection;
+mod counts;
 mod health;
 mod limits;
 #[cfg(feature = "test-server")]
@@ -120,5 +124,6 @@ mod wire;
 pub use backend::RedisBackend;
 pub use cluster::{RedisCluster, StartError};
 pub use config::{ConfigError, RedisConfig};
+pub use counts::{CountGeneration, CountLookup, CountsError, SharedCounts};
 pub use health::{BackendState, Health};
 pub use limits::RedisLimits;

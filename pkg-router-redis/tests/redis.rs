@@ -7,7 +7,7 @@ use pkg_router::hub::{CloseReason, Target, close_code};
 use pkg_router::testing::{TestConnection, TestHub};
 use pkg_router::transport::{FailMode, LocalLimits, RateCheck, RateLimit, SharedLimits};
 use pkg_router_redis::test_server::RedisServer;
-use pkg_router_redis::{BackendState, RedisCluster, RedisConfig};
+use pkg_router_redis::{BackendState, CountLookup, RedisCluster, RedisConfig};
 use std::time::{Duration, Instant};
 
 /// The longest any condition may take to come true (a hang guard, not a measurement).
@@ -325,4 +325,40 @@ async fn limits_follow_the_fail_mode_when_redis_is_gone() {
     assert!(open.acquire_connection("ann", 1).await.is_err());
     let limit = RateLimit::new(1, Duration::from_secs(1));
     assert!(open.check_rate("ann", limit).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_counts_are_invalidated_on_every_node_and_a_racing_count_is_never_served() {
+    let Some(redis) = RedisServer::start_or_skip("shared_counts") else {
+        return;
+    };
+    let a = RedisCluster::new(config(&redis)).unwrap().counts();
+    let b = RedisCluster::new(config(&redis)).unwrap().counts();
+    let ttl = Duration::from_secs(60);
+    let CountLookup::Miss(generation) = a.lookup("books", "all").await.unwrap() else {
+        panic!("nothing cached yet")
+    };
+    a.store("books", "all", generation, 4, ttl).await.unwrap();
+    assert_eq!(
+        b.lookup("books", "all").await.unwrap(),
+        CountLookup::Hit(4),
+        "shared"
+    );
+
+    // A write on node B: node A counts again.
+    b.invalidate("books").await.unwrap();
+    let CountLookup::Miss(before_write) = a.lookup("books", "all").await.unwrap() else {
+        panic!("invalidated")
+    };
+    // A count that raced with another write is stored under the old generation: never served.
+    b.invalidate("books").await.unwrap();
+    a.store("books", "all", before_write, 4, ttl).await.unwrap();
+    assert!(matches!(
+        a.lookup("books", "all").await.unwrap(),
+        CountLookup::Miss(_)
+    ));
+    assert!(matches!(
+        b.lookup("authors", "all").await.unwrap(),
+        CountLookup::Miss(_)
+    ));
 }
