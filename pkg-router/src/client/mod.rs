@@ -1,0 +1,930 @@
+//! A typed Rust client for a pkg-router server: authenticate once, then make calls, many at a
+//! time on one socket, and receive pushes. Nobody hand-writes an envelope, an auth handshake
+//! or a loop matching answers by `req_id` again.
+//!
+//! ```no_run
+//! use pkg_router::client::{Client, Reconnect};
+//!
+//! #[derive(serde::Serialize)]
+//! struct CreateBook<'a> { title: &'a str, author_id: i64 }
+//!
+//! #[derive(serde::Deserialize, Debug)]
+//! struct Book { id: i64, title: String }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::connect("ws://127.0.0.1:8000/web")
+//!     .token(std::env::var("TOKEN")?)
+//!     .reconnect(Reconnect::default())
+//!     .await?;
+//!
+//! let mut created = client.pushes_of(100u32); // BOOK_CREATED
+//! let book: Book = client.call(3u32, &CreateBook { title: "Dune", author_id: 1 }).await?;
+//! println!("created {book:?}; pushed: {:?}", created.next().await);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - **Calls** ([`Client::call`]) are correlated by `req_id`; each has a timeout
+//!   ([`ClientBuilder::call_timeout`]); dropping a call's future forgets it (its late answer is
+//!   discarded) and leaves the connection healthy. A call that gets no answer fails with an
+//!   error that says whether the request may have run ([`CallError::may_have_run`]); calls are
+//!   never retried for you.
+//! - **Pushes** ([`Client::pushes`], [`Client::pushes_of`]) go to every subscription, each with
+//!   its own bounded buffer: a slow subscriber loses its oldest pushes ([`Pushes::lagged`]),
+//!   and never stalls calls.
+//! - **Reconnecting** ([`ClientBuilder::reconnect`]) retries with exponential backoff and a
+//!   fresh token from [`ClientBuilder::token_provider`], then runs
+//!   [`ClientBuilder::on_reconnect`] (to join rooms again). Calls in flight when the connection
+//!   drops fail; calls made while it is down fail at once with [`CallError::NotConnected`].
+//! - **Typed ids**: any [`IntoPkgId`], so a `pkg_ids!` enum shared with the server in an "api"
+//!   crate gives both sides one source of truth for ids and payload types.
+//!
+//! Only `ws://` is built in; for `wss://`, enable one of `tokio-tungstenite`'s TLS features in
+//! your own `Cargo.toml` (features unify).
+
+mod error;
+mod pushes;
+
+pub use error::{CallError, ConnectError};
+pub use pushes::{PushMessage, Pushes};
+
+use pushes::Subscribers;
+
+use crate::envelope::ResponseModel;
+use crate::hub::close_code;
+use crate::pagination::PageMeta;
+use crate::pagination::Paginated;
+use crate::pkg_id::IntoPkgId;
+use crate::status::RspCode;
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type TokenProvider = Arc<dyn Fn() -> BoxFuture<Result<String, String>> + Send + Sync>;
+type ReconnectHook = Arc<dyn Fn(Client) -> BoxFuture<()> + Send + Sync>;
+
+/// How a [`Client`] reconnects: exponential backoff from `initial` to `max`, without a limit
+/// on attempts (until [`Client::close`]).
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::client::Reconnect;
+/// use std::time::Duration;
+///
+/// let reconnect = Reconnect::default();
+/// assert_eq!((reconnect.initial, reconnect.max), (Duration::from_millis(100), Duration::from_secs(10)));
+/// let fast = Reconnect::new(Duration::from_millis(10), Duration::from_secs(1));
+/// assert_eq!(fast.initial, Duration::from_millis(10));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reconnect {
+    /// The first delay.
+    pub initial: Duration,
+    /// The longest delay (each failure doubles the delay up to it).
+    pub max: Duration,
+}
+
+impl Reconnect {
+    /// Backoff from `initial` to `max`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Reconnect`].
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max: max.max(initial),
+        }
+    }
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(100), Duration::from_secs(10))
+    }
+}
+
+/// A client being configured; await it to connect. Made by [`Client::connect`].
+#[must_use = "a client connects when awaited"]
+pub struct ClientBuilder {
+    url: String,
+    token: Option<TokenProvider>,
+    call_timeout: Duration,
+    connect_timeout: Duration,
+    push_buffer: usize,
+    reconnect: Option<Reconnect>,
+    on_reconnect: Option<ReconnectHook>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .field("call_timeout", &self.call_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("push_buffer", &self.push_buffer)
+            .field("reconnect", &self.reconnect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Authenticates with this token (the bare token; `Bearer ` is added). Without a token
+    /// the client sends no auth frame (for servers with optional or disabled authentication).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), pkg_router::client::ConnectError> {
+    /// let client = pkg_router::client::Client::connect("ws://127.0.0.1:8000/web").token("eyJ...").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        let token: String = token.into();
+        self.token = Some(Arc::new(move || {
+            let token = token.clone();
+            Box::pin(async move { Ok(token) })
+        }));
+        self
+    }
+
+    /// Gets a fresh token for every connection (the first and each reconnect), e.g. from an
+    /// identity provider. An `Err` fails that attempt ([`ConnectError::Token`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), pkg_router::client::ConnectError> {
+    /// use pkg_router::client::{Client, Reconnect};
+    ///
+    /// let client = Client::connect("ws://127.0.0.1:8000/web")
+    ///     .token_provider(|| async { std::env::var("TOKEN").map_err(|e| e.to_string()) })
+    ///     .reconnect(Reconnect::default())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn token_provider<F, Fut>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        self.token = Some(Arc::new(move || Box::pin(provider())));
+        self
+    }
+
+    /// How long a call waits for its answer (default 30 s).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), pkg_router::client::ConnectError> {
+    /// use std::time::Duration;
+    /// let client = pkg_router::client::Client::connect("ws://127.0.0.1:8000/web")
+    ///     .call_timeout(Duration::from_secs(5))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// How long connecting and authenticating may take (default 10 s).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), pkg_router::client::ConnectError> {
+    /// use std::time::Duration;
+    /// let client = pkg_router::client::Client::connect("ws://127.0.0.1:8000/web")
+    ///     .connect_timeout(Duration::from_secs(2))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How many pushes each subscription buffers before it loses the oldest (default 1 024;
+    /// see [`Pushes`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), pkg_router::client::ConnectError> {
+    /// let client = pkg_router::client::Client::connect("ws://127.0.0.1:8000/web")
+    ///     .push_buffer(16)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn push_buffer(mut self, pushes: usize) -> Self {
+        self.push_buffer = pushes.max(1);
+        self
+    }
+
+    /// Reconnects when the connection drops (without this, the client stays closed).
+    ///
+    /// # Examples
+    ///
+    /// See [`token_provider`](Self::token_provider).
+    pub fn reconnect(mut self, reconnect: Reconnect) -> Self {
+        self.reconnect = Some(reconnect);
+        self
+    }
+
+    /// Runs after every reconnect, before pushes resume being useful: join rooms again, reload
+    /// state. It runs in its own task and may make calls.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), pkg_router::client::ConnectError> {
+    /// use pkg_router::client::{Client, Reconnect};
+    ///
+    /// let client = Client::connect("ws://127.0.0.1:8000/web")
+    ///     .token("eyJ...")
+    ///     .reconnect(Reconnect::default())
+    ///     .on_reconnect(|client| async move {
+    ///         // JOIN_ROOM again: rooms are per connection on the server.
+    ///         let _ = client.call::<_, serde_json::Value>(9u32, &serde_json::json!({"room": "lobby"})).await;
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_reconnect<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Client) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_reconnect = Some(Arc::new(move |client| Box::pin(hook(client))));
+        self
+    }
+
+    async fn connect(self) -> Result<Client, ConnectError> {
+        let url = with_json_format(&self.url)?;
+        let shared = Arc::new(Shared {
+            url,
+            token: self.token,
+            call_timeout: self.call_timeout,
+            connect_timeout: self.connect_timeout,
+            reconnect: self.reconnect,
+            on_reconnect: self.on_reconnect,
+            push_buffer: self.push_buffer,
+            subscribers: Subscribers::default(),
+            state: Mutex::new(State::default()),
+            alive: Mutex::new(Weak::new()),
+        });
+        let socket = shared.open().await?;
+        let (outgoing, requests) = mpsc::unbounded_channel();
+        shared.lock().outgoing = Some(outgoing);
+        let alive = Arc::new(Alive(Arc::clone(&shared)));
+        *shared.alive.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&alive);
+        tokio::spawn(Arc::clone(&shared).run(socket, requests));
+        Ok(Client {
+            shared,
+            _alive: alive,
+        })
+    }
+}
+
+impl IntoFuture for ClientBuilder {
+    type Output = Result<Client, ConnectError>;
+    type IntoFuture = BoxFuture<Result<Client, ConnectError>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.connect())
+    }
+}
+
+/// A connected client. Cheap to clone (all clones share the connection); the connection
+/// closes when [`close`](Self::close) is called or the last clone is dropped.
+///
+/// # Examples
+///
+/// A real server on a free port, a call and a push:
+///
+/// ```
+/// use pkg_router::client::{CallError, Client};
+/// use pkg_router::transport::{AuthMode, Endpoint, WsConfig};
+/// use pkg_router::{HandlerError, Hub, RequestModel, Router};
+///
+/// async fn shout(req: RequestModel, hub: Hub) -> Result<String, HandlerError> {
+///     let text = req.data["text"].as_str().unwrap_or_default().to_uppercase();
+///     hub.broadcast(100u32, &text)?;
+///     Ok(text)
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let hub = Hub::new();
+/// let router = Router::builder().hub(hub.clone()).handler(1, shout).build()?;
+/// let mut config = WsConfig::default();
+/// config.auth = AuthMode::Disabled;
+/// let app = axum::Router::new().route("/web", pkg_router::axum::ws(Endpoint::new(router, config)));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let url = format!("ws://{}/web", listener.local_addr()?);
+/// tokio::spawn(pkg_router::axum::serve(listener, app, hub).with_shutdown_signal(std::future::pending()).into_future());
+///
+/// let client = Client::connect(url).await?;
+/// let mut pushes = client.pushes_of(100u32);
+/// let answer: String = client.call(1u32, &serde_json::json!({"text": "hi"})).await?;
+/// assert_eq!(answer, "HI");
+/// assert_eq!(pushes.next_as::<String>().await.unwrap()?, "HI");
+///
+/// let unknown = client.call::<_, String>(7u32, &serde_json::json!({})).await.unwrap_err();
+/// assert_eq!(unknown.code(), Some("unknown_pkg_id"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    /// Shared by the user's clones only: the last one dropped closes the connection.
+    _alive: Arc<Alive>,
+}
+
+/// Closes the connection when the last [`Client`] clone is dropped.
+struct Alive(Arc<Shared>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.close_now();
+    }
+}
+
+struct Shared {
+    url: String,
+    token: Option<TokenProvider>,
+    call_timeout: Duration,
+    connect_timeout: Duration,
+    reconnect: Option<Reconnect>,
+    on_reconnect: Option<ReconnectHook>,
+    push_buffer: usize,
+    subscribers: Subscribers,
+    state: Mutex<State>,
+    /// The users' handle, for the reconnect hook's `Client` (never keeps the client alive).
+    alive: Mutex<Weak<Alive>>,
+}
+
+/// What changes as the connection comes and goes.
+#[derive(Default)]
+struct State {
+    /// The live connection's queue of frames to send; `None` while disconnected.
+    outgoing: Option<mpsc::UnboundedSender<Message>>,
+    /// Calls waiting for their answer, by `req_id`.
+    pending: HashMap<Uuid, oneshot::Sender<Result<ResponseModel, CallError>>>,
+    /// [`Client::close`] was called: stop for good.
+    closed: bool,
+}
+
+/// Removes a call from the pending map when its future is dropped (a cancelled call).
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    req_id: Uuid,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().pending.remove(&self.req_id);
+    }
+}
+
+impl Client {
+    /// Starts configuring a client for `url` (`ws://host:port/path`); await the builder to
+    /// connect.
+    ///
+    /// # Errors
+    ///
+    /// See [`ConnectError`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Client`].
+    pub fn connect(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            token: None,
+            call_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            push_buffer: 1_024,
+            reconnect: None,
+            on_reconnect: None,
+        }
+    }
+
+    /// Calls `pkg_id` with `data` and decodes the answer's `data` as an `R`.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Rejected`] for an error answer; the others when no answer came (see
+    /// [`CallError::may_have_run`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`Client`].
+    pub async fn call<D, R>(&self, pkg_id: impl IntoPkgId, data: &D) -> Result<R, CallError>
+    where
+        D: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let response = self.request(pkg_id, data).await?;
+        R::deserialize(response.data).map_err(|err| CallError::Decode(err.to_string()))
+    }
+
+    /// Calls a paginated `pkg_id`: the items and the page's metadata.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call); [`CallError::Decode`] when the answer has no `meta`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: pkg_router::client::Client) -> Result<(), pkg_router::client::CallError> {
+    /// let page = client.call_page::<_, serde_json::Value>(4u32, &serde_json::json!({"per_page": 2})).await?;
+    /// println!("{} of {:?}", page.items.len(), page.meta.total);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_page<D, T>(
+        &self,
+        pkg_id: impl IntoPkgId,
+        data: &D,
+    ) -> Result<Paginated<T>, CallError>
+    where
+        D: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let response = self.request(pkg_id, data).await?;
+        let meta = response
+            .meta
+            .ok_or_else(|| CallError::Decode("the answer has no pagination meta".into()))?;
+        let items = Vec::<T>::deserialize(response.data)
+            .map_err(|err| CallError::Decode(err.to_string()))?;
+        Ok(Paginated { items, meta })
+    }
+
+    /// Calls `pkg_id` with `data`; the whole answer envelope on success.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: pkg_router::client::Client) -> Result<(), pkg_router::client::CallError> {
+    /// let response = client.request(8u32, &serde_json::json!({})).await?;
+    /// println!("{} answered {}", response.req_id, response.data);
+    /// # Ok(()) }
+    /// ```
+    pub async fn request<D>(
+        &self,
+        pkg_id: impl IntoPkgId,
+        data: &D,
+    ) -> Result<ResponseModel, CallError>
+    where
+        D: Serialize + ?Sized,
+    {
+        let data = serde_json::to_value(data).map_err(|err| CallError::Encode(err.to_string()))?;
+        let data = match data {
+            Value::Object(map) => Value::Object(map),
+            Value::Null => Value::Object(serde_json::Map::new()),
+            other => {
+                return Err(CallError::Encode(format!(
+                    "data must serialize to a JSON object, not {other}"
+                )));
+            }
+        };
+        let req_id = Uuid::new_v4();
+        let frame = serde_json::json!({
+            "pkg_id": pkg_id.into_pkg_id(),
+            "req_id": req_id,
+            "data": data,
+        })
+        .to_string();
+        let (answer_tx, answer) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            let Some(outgoing) = &state.outgoing else {
+                return Err(CallError::NotConnected);
+            };
+            if outgoing.send(Message::text(frame)).is_err() {
+                return Err(CallError::NotConnected);
+            }
+            state.pending.insert(req_id, answer_tx);
+        }
+        let _forget_on_drop = PendingGuard {
+            shared: &self.shared,
+            req_id,
+        };
+        let timeout = self.shared.call_timeout;
+        let response = match tokio::time::timeout(timeout, answer).await {
+            Err(_) => return Err(CallError::Timeout(timeout)),
+            // The connection task dropped the sender without an answer: it ended.
+            Ok(Err(_)) => return Err(CallError::ConnectionLost),
+            Ok(Ok(result)) => result?,
+        };
+        if response.status_code == RspCode::Ok {
+            return Ok(response);
+        }
+        let body = response.error_body();
+        Err(CallError::Rejected {
+            status: response.status_code,
+            code: body
+                .as_ref()
+                .map(|b| b.code.to_string())
+                .unwrap_or_default(),
+            message: body.as_ref().map(|b| b.msg.clone()).unwrap_or_default(),
+            details: body.and_then(|b| b.details),
+        })
+    }
+
+    /// Every push that arrives from now on.
+    ///
+    /// # Examples
+    ///
+    /// See [`Client`].
+    pub fn pushes(&self) -> Pushes {
+        self.shared
+            .subscribers
+            .subscribe(None, self.shared.push_buffer)
+    }
+
+    /// The pushes of one `pkg_id` that arrive from now on.
+    ///
+    /// # Examples
+    ///
+    /// See [`Client`].
+    pub fn pushes_of(&self, pkg_id: impl IntoPkgId) -> Pushes {
+        self.shared
+            .subscribers
+            .subscribe(Some(pkg_id.into_pkg_id()), self.shared.push_buffer)
+    }
+
+    /// Whether the client is connected now (and not reconnecting).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: pkg_router::client::Client) {
+    /// assert!(client.is_connected());
+    /// client.close().await;
+    /// assert!(!client.is_connected());
+    /// # }
+    /// ```
+    pub fn is_connected(&self) -> bool {
+        self.shared.lock().outgoing.is_some()
+    }
+
+    /// Closes the connection (normal closure, 1000) and stops reconnecting. Calls in flight fail
+    /// with [`CallError::NotConnected`] if not yet sent, else as the connection ends.
+    ///
+    /// # Examples
+    ///
+    /// See [`is_connected`](Self::is_connected).
+    pub async fn close(&self) {
+        self.shared.close_now();
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.shared.url)
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Stops reconnecting and asks the connection task to close (normal closure).
+    fn close_now(&self) {
+        let outgoing = {
+            let mut state = self.lock();
+            state.closed = true;
+            state.outgoing.take()
+        };
+        if let Some(outgoing) = outgoing {
+            let _ = outgoing.send(Message::Close(Some(CloseFrame {
+                code: close_code::NORMAL.into(),
+                reason: "".into(),
+            })));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every change to the state is a single assignment or map operation: a panic cannot
+        // leave it half-done, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Connects, and authenticates when there is a token, within the connect timeout.
+    async fn open(&self) -> Result<Socket, ConnectError> {
+        let attempt = async {
+            let (mut socket, _) = tokio_tungstenite::connect_async(self.url.as_str())
+                .await
+                .map_err(connect_error)?;
+            if let Some(provider) = &self.token {
+                let token = provider().await.map_err(ConnectError::Token)?;
+                let auth = serde_json::json!({"type": "auth", "token": format!("Bearer {token}")});
+                socket
+                    .send(Message::text(auth.to_string()))
+                    .await
+                    .map_err(|err| ConnectError::Io(err.to_string()))?;
+                await_auth_ok(&mut socket).await?;
+            }
+            Ok(socket)
+        };
+        tokio::time::timeout(self.connect_timeout, attempt)
+            .await
+            .map_err(|_| ConnectError::Timeout(self.connect_timeout))?
+    }
+
+    /// Owns the socket: sends what calls queue, routes answers to their calls and pushes to
+    /// the subscriptions, and reconnects if configured.
+    async fn run(
+        self: Arc<Self>,
+        mut socket: Socket,
+        mut requests: mpsc::UnboundedReceiver<Message>,
+    ) {
+        loop {
+            let ended = self.serve(&mut socket, &mut requests).await;
+            let failure = match &ended {
+                Ended::Closed { code, reason } => CallError::Closed {
+                    code: *code,
+                    reason: reason.clone(),
+                },
+                Ended::Lost => CallError::ConnectionLost,
+            };
+            let pending = {
+                let mut state = self.lock();
+                state.outgoing = None;
+                std::mem::take(&mut state.pending)
+            };
+            for (_, call) in pending {
+                let _ = call.send(Err(clone_failure(&failure)));
+            }
+            let Some(reconnect) = self.reconnect else {
+                self.subscribers.close();
+                return;
+            };
+            match self.reopen(reconnect).await {
+                Some(next) => {
+                    socket = next;
+                    let (outgoing, next_requests) = mpsc::unbounded_channel();
+                    requests = next_requests;
+                    self.lock().outgoing = Some(outgoing);
+                    tracing::info!(url = %self.url, "reconnected");
+                    let alive = self
+                        .alive
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .upgrade();
+                    if let (Some(hook), Some(alive)) = (&self.on_reconnect, alive) {
+                        tokio::spawn(hook(Client {
+                            shared: Arc::clone(&self),
+                            _alive: alive,
+                        }));
+                    }
+                }
+                None => {
+                    self.subscribers.close();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One connection's life.
+    async fn serve(
+        &self,
+        socket: &mut Socket,
+        requests: &mut mpsc::UnboundedReceiver<Message>,
+    ) -> Ended {
+        loop {
+            tokio::select! {
+                request = requests.recv() => {
+                    let Some(message) = request else {
+                        // Every Client is gone: close politely.
+                        let _ = socket.close(None).await;
+                        return Ended::Closed { code: close_code::NORMAL, reason: "client dropped".into() };
+                    };
+                    let closing = matches!(message, Message::Close(_));
+                    if socket.send(message).await.is_err() {
+                        return Ended::Lost;
+                    }
+                    if closing {
+                        drain_until_closed(socket).await;
+                        return Ended::Closed { code: close_code::NORMAL, reason: "closed by the client".into() };
+                    }
+                }
+                frame = socket.next() => match frame {
+                    Some(Ok(Message::Text(text))) => self.route(text.as_str()),
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = frame
+                            .map(|f| (u16::from(f.code), f.reason.to_string()))
+                            .unwrap_or((close_code::NORMAL, String::new()));
+                        tracing::debug!(code, reason = ?reason, "closed by the server");
+                        // tungstenite answered the close; read on until the server ends TCP.
+                        drain_until_closed(socket).await;
+                        return Ended::Closed { code, reason };
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => {
+                        tracing::debug!(error = %err, "connection lost");
+                        return Ended::Lost;
+                    }
+                    None => return Ended::Lost,
+                },
+            }
+        }
+    }
+
+    /// Hands an answer to its call, or a push to the subscriptions.
+    fn route(&self, text: &str) {
+        let Ok(frame) = serde_json::from_str::<Incoming>(text) else {
+            tracing::debug!(frame = ?text.chars().take(200).collect::<String>(), "unreadable frame from the server");
+            return;
+        };
+        if frame.req_id.is_nil() {
+            // The nil req_id marks a push (protocol §2); with no subscriber it is dropped.
+            self.subscribers.deliver(PushMessage {
+                pkg_id: frame.pkg_id,
+                data: frame.data,
+            });
+            return;
+        }
+        let Some(status_code) = frame.status_code else {
+            tracing::debug!(pkg_id = frame.pkg_id, req_id = %frame.req_id, "an answer without status_code");
+            return;
+        };
+        let response = ResponseModel {
+            pkg_id: frame.pkg_id,
+            req_id: frame.req_id,
+            status_code,
+            meta: frame.meta,
+            data: frame.data,
+        };
+        // Absent: the call timed out or was dropped; its late answer is discarded.
+        if let Some(call) = self.lock().pending.remove(&response.req_id) {
+            let _ = call.send(Ok(response));
+        }
+    }
+
+    /// Reconnects with backoff until it works or the client is closed.
+    async fn reopen(&self, reconnect: Reconnect) -> Option<Socket> {
+        let mut delay = reconnect.initial;
+        loop {
+            tokio::time::sleep(delay).await;
+            if self.lock().closed {
+                return None;
+            }
+            match self.open().await {
+                Ok(socket) => return Some(socket),
+                Err(err) => {
+                    tracing::debug!(error = %err, retry_in_ms = delay.as_millis() as u64, "reconnect failed");
+                    delay = (delay * 2).min(reconnect.max);
+                }
+            }
+        }
+    }
+}
+
+/// How a connection ended.
+enum Ended {
+    /// With a close frame (the server's, or ours).
+    Closed { code: u16, reason: String },
+    /// Without one.
+    Lost,
+}
+
+/// A frame from the server: an answer, or a push (nil `req_id`, no `status_code`).
+#[derive(Deserialize)]
+struct Incoming {
+    pkg_id: u32,
+    req_id: Uuid,
+    status_code: Option<RspCode>,
+    #[serde(default)]
+    meta: Option<PageMeta>,
+    #[serde(default)]
+    data: Value,
+}
+
+fn clone_failure(failure: &CallError) -> CallError {
+    match failure {
+        CallError::Closed { code, reason } => CallError::Closed {
+            code: *code,
+            reason: reason.clone(),
+        },
+        _ => CallError::ConnectionLost,
+    }
+}
+
+/// After a close frame: reads until the other side ends the connection (bounded).
+async fn drain_until_closed(socket: &mut Socket) {
+    let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+}
+
+/// Waits for `auth_ok`, turning a close frame into [`ConnectError::Auth`].
+async fn await_auth_ok(socket: &mut Socket) -> Result<(), ConnectError> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let ok = serde_json::from_str::<Value>(text.as_str())
+                    .is_ok_and(|frame| frame["type"] == "auth_ok");
+                return if ok {
+                    Ok(())
+                } else {
+                    Err(ConnectError::Io(format!(
+                        "expected auth_ok, got {}",
+                        text.as_str().chars().take(200).collect::<String>()
+                    )))
+                };
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or((close_code::NORMAL, String::new()));
+                return Err(ConnectError::Auth { code, reason });
+            }
+            Some(Ok(_)) => {}
+            Some(Err(err)) => return Err(ConnectError::Io(err.to_string())),
+            None => {
+                return Err(ConnectError::Io(
+                    "connection closed during authentication".into(),
+                ));
+            }
+        }
+    }
+}
+
+fn connect_error(err: tokio_tungstenite::tungstenite::Error) -> ConnectError {
+    use tokio_tungstenite::tungstenite::Error;
+    match err {
+        Error::Http(response) => {
+            let status = response.status().as_u16();
+            let body = response
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            ConnectError::Http { status, body }
+        }
+        Error::Url(err) => ConnectError::InvalidUrl(err.to_string()),
+        other => ConnectError::Io(other.to_string()),
+    }
+}
+
+/// The URL with `format=json` unless a format is given.
+fn with_json_format(url: &str) -> Result<String, ConnectError> {
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        return Err(ConnectError::InvalidUrl(format!(
+            "`{url}`: expected ws:// or wss://"
+        )));
+    }
+    if url.contains("format=") {
+        return Ok(url.to_owned());
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}format=json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_json_format;
+
+    #[test]
+    fn the_json_format_is_asked_for_unless_given() {
+        assert_eq!(
+            with_json_format("ws://h/web").unwrap(),
+            "ws://h/web?format=json"
+        );
+        assert_eq!(
+            with_json_format("ws://h/web?x=1").unwrap(),
+            "ws://h/web?x=1&format=json"
+        );
+        assert_eq!(
+            with_json_format("ws://h/web?format=JSON").unwrap(),
+            "ws://h/web?format=JSON"
+        );
+        assert!(with_json_format("http://h/web").is_err());
+    }
+}
