@@ -1,4 +1,5 @@
-//! Command line: `serve` (default), `token`, `routes`.
+//! Command line: `serve` (default), `token`, and pkg_router::cli's `routes`, `asyncapi`,
+//! `check`, `new-handler`.
 
 use super::{DEV_SECRET, Settings, web};
 use pkg_router::transport::WsConfig;
@@ -11,7 +12,8 @@ books: the pkg-router demo (SQLite, JWT, CRUD, pagination, live updates)
 USAGE:
     cargo run --example books [-- OPTIONS]                     serve
     cargo run --example books -- token --user NAME --roles A,B [--ttl SECONDS]
-    cargo run --example books -- routes
+    cargo run --example books -- routes [--json] | asyncapi | check
+    cargo run --example books -- new-handler NAME --id N [--roles A,B] ...   (see new-handler --help)
 
 OPTIONS (serve; each also from the environment; token reads --jwt-secret and --jwt-issuer):
     --addr ADDR         listen address [BOOKS_ADDR, default 127.0.0.1:8000]
@@ -72,24 +74,16 @@ pub async fn main() -> ExitCode {
                 }
             }
         }
-        Some("routes") => {
-            // The route table needs no database: build the router over an in-memory one.
-            let dir = std::env::temp_dir().join(format!("books-routes-{}.db", std::process::id()));
-            let result = async {
-                let db = super::db::Db::open(&dir).await?;
-                let router = super::build_router(db, pkg_router::Hub::new())?;
-                print!("{}", router.routes());
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            }
-            .await;
-            let _ = std::fs::remove_file(&dir);
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("{err}");
-                    ExitCode::FAILURE
-                }
-            }
+        Some(command) if pkg_router::cli::COMMANDS.contains(&command) => {
+            // routes, asyncapi, check, new-handler (pkg_router::cli). The router is built over a
+            // pool that never connects: listing routes runs no query.
+            let cli = pkg_router::cli::Cli::new(|| {
+                super::build_router(super::db::Db::unconnected(), pkg_router::Hub::new())
+            })
+            .root(env!("CARGO_MANIFEST_DIR"))
+            .ids_file("examples/books/app/ids.rs")
+            .asyncapi_info("Books API", env!("CARGO_PKG_VERSION"), "/web");
+            cli.intercept().unwrap_or(ExitCode::FAILURE)
         }
         Some(other) if !other.starts_with("--") && other != "serve" => {
             eprintln!("unknown command `{other}`\n\n{HELP}");

@@ -37,6 +37,17 @@ impl Db {
         })
     }
 
+    /// A pool that connects only when first used: for building the router where no query runs
+    /// (the `routes` and `check` commands).
+    pub fn unconnected() -> Self {
+        let options = SqliteConnectOptions::new().in_memory(true);
+        Self {
+            pool: SqlitePoolOptions::new().connect_lazy_with(options),
+            counts: Arc::new(CountCache::default()),
+            queries: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
     /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front: a deferred
     /// transaction that reads and then writes can fail at once with `SQLITE_BUSY` in WAL mode
     /// (the busy timeout does not apply to that upgrade) when another writer got there first.
