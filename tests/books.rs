@@ -942,3 +942,61 @@ async fn books_client_prints_answers_and_pushes_and_fails_on_an_error_answer() {
         }
     }
 }
+
+/// Runs a `pkg_router::cli` command over `build`: (exit code, stdout, stderr).
+fn cli_command(
+    build: impl Fn() -> Result<pkg_router::Router, pkg_router::BuildError>,
+    args: &[&str],
+) -> (Option<u8>, String, String) {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = pkg_router::cli::Cli::new(build).run(&args, &mut &b""[..], &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_route_check_passes_on_the_books_app_and_fails_on_a_seeded_gap() {
+    let books = || app::build_router(app::db::Db::unconnected(), pkg_router::Hub::new());
+    let (code, out, err) = cli_command(books, &["check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("check: ok (8 handlers, 11 ids)"), "{out}");
+
+    // The same handlers plus one that requires no role and does not say so.
+    async fn export_everything() -> Result<(), pkg_router::HandlerError> {
+        Ok(())
+    }
+    let with_gap = || {
+        pkg_router::Router::builder()
+            .hub(pkg_router::Hub::new())
+            .state(app::db::Db::unconnected())
+            .state(app::handlers::ServerInfo::default())
+            .with_registered()
+            .route(pkg_router::Route::new(99, export_everything))
+            .build()
+    };
+    let (code, _, err) = cli_command(with_gap, &["check"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("id 99"), "{err}");
+    assert!(err.contains("requires no role"), "{err}");
+
+    let (code, out, _) = cli_command(books, &["routes", "--json"]);
+    assert_eq!(code, Some(0));
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    let create = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pkg_id"] == 3)
+        .unwrap();
+    assert_eq!(create["pushes"], json!([100]));
+    let (code, out, _) = cli_command(books, &["asyncapi"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["asyncapi"],
+        "3.0.0"
+    );
+}
