@@ -20,6 +20,7 @@
 
 mod child;
 mod client;
+pub mod client_cost;
 mod fanout;
 mod memory;
 mod procfs;
