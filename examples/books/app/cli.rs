@@ -2,7 +2,6 @@
 //! `check`, `new-handler`.
 
 use super::{DEV_SECRET, Settings, web};
-use pkg_router::transport::WsConfig;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,6 +33,10 @@ pub async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{HELP}");
+        print!(
+            "\nLIMITS (serve; pkg_router::transport::WsConfig, defaults in brackets):\n{}",
+            super::limits::help()
+        );
         return ExitCode::SUCCESS;
     }
     let secret = option(&args, "--jwt-secret", Some("BOOKS_JWT_SECRET"));
@@ -101,6 +104,13 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         return ExitCode::FAILURE;
     };
     let db = option(args, "--db", Some("BOOKS_DB")).unwrap_or_else(|| "books.db".into());
+    let ws = match super::limits::ws_config(args, |name| std::env::var(name).ok()) {
+        Ok(ws) => ws,
+        Err(err) => {
+            eprintln!("{err}\n\n{HELP}");
+            return ExitCode::FAILURE;
+        }
+    };
     if secret.is_none() {
         tracing::warn!(
             "!!! no --jwt-secret / BOOKS_JWT_SECRET: using the PUBLIC DEV SECRET; anyone can mint tokens (POST /dev/token). Never run this in production. !!!"
@@ -111,7 +121,7 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         db: db.into(),
         jwt_secret: secret.clone(),
         jwt_issuer: issuer,
-        ws: WsConfig::default(),
+        ws,
     };
     let running = match super::start(settings).await {
         Ok(running) => running,

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod handlers;
 pub mod ids;
+pub mod limits;
 pub mod models;
 pub mod repo;
 pub mod web;
