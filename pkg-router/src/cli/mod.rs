@@ -169,6 +169,35 @@ where
         Some(ExitCode::from(code))
     }
 
+    /// Like [`intercept`](Self::intercept), for a `main` that returns something else than an
+    /// `ExitCode` (the README's `Result`): when the first argument is a command, runs it and
+    /// exits the process with its code; else returns.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn router() -> Result<pkg_router::Router, pkg_router::BuildError> { todo!() }
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     pkg_router::cli::Cli::new(router).exit_if_command();
+    ///     // ... serve as usual ...
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn exit_if_command(&self) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let stdin = io::stdin();
+        let code = self.run(
+            &args,
+            &mut stdin.lock(),
+            &mut io::stdout().lock(),
+            &mut io::stderr().lock(),
+        );
+        if let Some(code) = code {
+            std::process::exit(i32::from(code));
+        }
+    }
+
     /// Runs the command `args` names (`["check"]`, `["routes", "--json"]`, ...) with the given
     /// streams; `None` when `args` names no command. The exit code: 0 done, 1 findings or
     /// failure, 2 bad arguments.
