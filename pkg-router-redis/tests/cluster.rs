@@ -610,9 +610,10 @@ async fn a_killed_node_frees_its_connection_slots_within_the_lease_time() {
     up(&[&a]).await;
     let (mut child, child_addr) = start_child(&redis.url());
 
-    // Both of dora's slots are taken on the child node, and held across refreshes.
-    let _first = login(child_addr, "dora").await;
-    let _second = login(child_addr, "dora").await;
+    // dora's two slots: one on the child node, one on A (a live lease keeps her key alive in
+    // Redis, so only the dead node's own lease can expire). Both held across refreshes.
+    let _on_child = login(child_addr, "dora").await;
+    let _on_a = login(a.addr, "dora").await;
     tokio::time::sleep(LEASE * 2).await;
     let too_many = (
         close_code::POLICY,

@@ -359,3 +359,45 @@ async fn shared_counts_are_invalidated_on_every_node_and_a_racing_count_is_never
         CountLookup::Miss(_)
     ));
 }
+
+/// The RESP encoding of `PUBLISH channel payload` (the payload holds a newline, which the
+/// inline protocol cannot carry); `RedisServer::command` adds the final CRLF.
+fn publish_command(channel: &str, payload: &str) -> String {
+    format!(
+        "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${}\r\n{payload}",
+        channel.len(),
+        payload.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_redis_delivers_later_than_max_publish_delay_is_dropped_on_receipt() {
+    let Some(redis) = RedisServer::start_or_skip("a_late_push_is_dropped") else {
+        return;
+    };
+    let b = node(config(&redis));
+    up(&[&b]).await;
+    let on_b = b.hub.connect_as("bob", [] as [&str; 0]);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let frame = r#"{"pkg_id":100,"req_id":"00000000-0000-0000-0000-000000000000","data":"x"}"#;
+    // As another node's batch that sat in a stalled server for 5 s, then one sent just now.
+    for (seq, at, text) in [(1, now_ms - 5_000, "late"), (2, now_ms, "fresh")] {
+        let header = format!(
+            r#"{{"v":1,"node":"other","seq":{seq},"at":{at},"kind":"push","target":"all"}}"#
+        );
+        let payload = format!(
+            "{header}\n{}",
+            frame.replace("\"x\"", &format!("\"{text}\""))
+        );
+        let reply = redis
+            .command(&publish_command("test:push", &payload))
+            .unwrap();
+        assert_eq!(reply, ":1", "one subscriber");
+    }
+    until("the fresh push arrives", || !on_b.pushes().is_empty()).await;
+    assert_eq!(texts(&on_b), [r#""fresh""#]);
+    assert_eq!(b.cluster.health().dropped, 1, "the late one is counted");
+}
