@@ -344,10 +344,8 @@ async fn every_target_reaches_every_node_exactly_once_without_echo_and_kicks_cro
         let mut want_sorted = texts(&want);
         want_sorted.sort();
         assert_eq!(sorted, want_sorted, "each push once: {notes:?}");
-        let in_order: Vec<&String> = notes
-            .iter()
-            .filter(|t| from_a.iter().any(|a| json!(a).to_string() == **t))
-            .collect();
+        let a_texts = texts(&from_a);
+        let in_order: Vec<&String> = notes.iter().filter(|t| a_texts.contains(t)).collect();
         let want_order = texts(
             &want
                 .iter()
