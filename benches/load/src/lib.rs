@@ -20,6 +20,7 @@
 
 mod child;
 mod client;
+pub mod cluster;
 mod fanout;
 mod memory;
 mod procfs;
