@@ -317,9 +317,17 @@ fn wall_clock_ms() -> u64 {
         })
 }
 
+/// Nodes whose sequence numbers are tracked at most.
+const MAX_TRACKED_NODES: usize = 4096;
+
 /// Counts the events of `from` skipped between its last one and `seq` (lost while either side
 /// was cut off, or dropped by the sender).
 fn count_gap(stats: &Stats, last_seq: &mut HashMap<String, u64>, from: String, seq: u64) {
+    // Every restarted process is a new node: forget them all now and then rather than grow
+    // forever (a gap spanning the reset goes uncounted).
+    if last_seq.len() >= MAX_TRACKED_NODES && !last_seq.contains_key(&from) {
+        last_seq.clear();
+    }
     let last = last_seq.entry(from).or_insert(seq.saturating_sub(1));
     if seq > *last + 1 {
         let missed = seq - *last - 1;

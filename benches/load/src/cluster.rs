@@ -117,9 +117,8 @@ fn ws_config() -> WsConfig {
     ws
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn login(addr: SocketAddr, name: &str) -> Result<Ws, BenchError> {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/web")).await?;
