@@ -147,6 +147,8 @@ async fn until_up(nodes: &[Node]) -> Result<(), BenchError> {
 
 /// One fan-out run's outcome.
 struct Fanout {
+    /// Process CPU (nodes and clients) per broadcast, us.
+    cpu_us: f64,
     complete: f64,
     deliveries_per_s: f64,
     p99_last_ms: f64,
@@ -212,6 +214,7 @@ async fn fanout(
             got
         }));
     }
+    let cpu_before = procfs::cpu_time("self")?;
     let started = wall_ns();
     for seq in 0..messages {
         let payload = serde_json::json!({"seq": seq, "t": wall_ns()});
@@ -231,6 +234,7 @@ async fn fanout(
             }
         }
     }
+    let cpu = procfs::cpu_time("self")?.saturating_sub(cpu_before);
     let mut hist = histogram()?;
     let mut latest = started;
     for (at, t) in last.iter().zip(&stamp) {
@@ -241,6 +245,7 @@ async fn fanout(
     }
     let span = Duration::from_nanos(latest.saturating_sub(started)).as_secs_f64();
     Ok(Fanout {
+        cpu_us: cpu.as_secs_f64() * 1e6 / messages as f64,
         complete: deliveries as f64 / (clients * messages) as f64,
         deliveries_per_s: deliveries as f64 / span.max(1e-9),
         p99_last_ms: hist.value_at_quantile(0.99) as f64 / 1e6,
@@ -252,7 +257,10 @@ async fn fanout(
 async fn publish_cost(url: Option<&str>, broadcasts: u64) -> Result<f64, BenchError> {
     let cluster = match url {
         Some(url) => Some(RedisCluster::new(
-            redis_config(url, "bench-publish")?.publish_queue(65_536),
+            redis_config(url, "bench-publish")?
+                // Room for every broadcast: the cost of sending, not of dropping, is measured.
+                .publish_queue(usize::try_from(broadcasts).unwrap_or(usize::MAX))
+                .max_publish_delay(Duration::from_secs(60)),
         )?),
         None => None,
     };
@@ -343,8 +351,8 @@ pub fn run(plan: &ClusterPlan) -> Result<String, BenchError> {
         )?;
         writeln!(out, "Machine: {}; {}.\n", procfs::machine(), procfs::today())?;
         writeln!(out, "### Fan-out: 3 nodes against 1 (medians of {} rounds)\n", plan.rounds)?;
-        writeln!(out, "| C | M | nodes | complete | deliveries/s | last-receipt p99 | p99 ratio 3/1 | deliveries/s ratio 3/1 |")?;
-        writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(out, "| C | M | nodes | complete | deliveries/s | last-receipt p99 | p99 ratio 3/1 | deliveries/s ratio 3/1 | process CPU per broadcast | CPU ratio 3/1 |")?;
+        writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         for &clients in &plan.clients {
             let mut results: [Vec<Fanout>; 2] = [Vec::new(), Vec::new()];
             for _ in 0..plan.rounds {
@@ -357,24 +365,29 @@ pub fn run(plan: &ClusterPlan) -> Result<String, BenchError> {
                     runs.iter().map(|r| r.complete).fold(1.0, f64::min),
                     median(runs.iter().map(|r| r.deliveries_per_s).collect()),
                     median(runs.iter().map(|r| r.p99_last_ms).collect()),
+                    median(runs.iter().map(|r| r.cpu_us).collect()),
                 )
             };
             let one = summary(&results[0]);
             let three = summary(&results[1]);
-            for (nodes, (complete, rate, p99)) in [(1, one), (3, three)] {
-                let ratios = if nodes == 3 {
-                    format!("**{:.2}x** | {:.2}x", p99 / one.2, rate / one.1)
+            for (nodes, (complete, rate, p99, cpu)) in [(1, one), (3, three)] {
+                let (ratios, cpu_ratio) = if nodes == 3 {
+                    (
+                        format!("**{:.2}x** | {:.2}x", p99 / one.2, rate / one.1),
+                        format!("{:.2}x", cpu / one.3),
+                    )
                 } else {
-                    "1.00x | 1.00x".to_owned()
+                    ("1.00x | 1.00x".to_owned(), "1.00x".to_owned())
                 };
                 writeln!(
                     out,
-                    "| {clients} | {} | {nodes} | {:.4} | {:.0} | {p99:.1} ms | {ratios} |",
+                    "| {clients} | {} | {nodes} | {:.4} | {:.0} | {p99:.1} ms | {ratios} | {cpu:.0} us | {cpu_ratio} |",
                     plan.messages, complete, rate
                 )?;
             }
         }
-        let broadcasts = 20_000;
+        // Enough for the clock-tick resolution of /proc's CPU times (10 ms).
+        let broadcasts = 200_000;
         let mut local = Vec::new();
         let mut redis_cost = Vec::new();
         for _ in 0..plan.rounds {
