@@ -21,6 +21,7 @@
 mod child;
 mod client;
 pub mod client_cost;
+pub mod cluster;
 mod fanout;
 mod memory;
 mod procfs;

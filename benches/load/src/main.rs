@@ -21,6 +21,9 @@ usage:
   pkg-router-bench client-cost [cost options]
                                      CPU per request of pkg_router::client::Client against the
                                      raw tokio-tungstenite client, same server, same run
+  pkg-router-bench cluster [--fanout C1,C2] [--messages M] [--requests N] [--rounds R]
+                                     3 nodes on Redis against 1 (needs redis-server): fan-out,
+                                     publish cost, shared rate limit; markdown to stdout
   pkg-router-bench serve <pkg-router|floor|jsonrpsee> --port N [--max-lifetime SECS] [--threads N]
                                      (used by the driver: one server in this process)
 options (override the plan's sizes):
@@ -56,6 +59,7 @@ fn main() -> Result<(), BenchError> {
         "serve" => serve(&args[1..]),
         "all" | "smoke" => bench(command, &args[1..]),
         "client-cost" => client_cost(&args[1..]),
+        "cluster" => cluster(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -160,6 +164,31 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
     if !report.failures.is_empty() {
         return Err(format!("{} scenario(s) failed", report.failures.len()).into());
     }
+    Ok(())
+}
+
+fn cluster(args: &[String]) -> Result<(), BenchError> {
+    let mut plan = pkg_router_bench::cluster::ClusterPlan::default();
+    let mut i = 0;
+    while i < args.len() {
+        let name = args[i].as_str();
+        let v = value(args, i, name)?;
+        match name {
+            "--fanout" => {
+                plan.clients = v
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--messages" => plan.messages = v.parse()?,
+            "--requests" => plan.requests = v.parse()?,
+            "--rounds" => plan.rounds = v.parse::<usize>()?.max(1),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    println!("{}", pkg_router_bench::cluster::run(&plan)?);
     Ok(())
 }
 

@@ -19,6 +19,9 @@ OPTIONS (serve; each also from the environment; token reads --jwt-secret and --j
     --db PATH           SQLite file, created and migrated on first start [BOOKS_DB, default books.db]
     --jwt-secret SECRET HS256 secret [BOOKS_JWT_SECRET, default: a public dev secret]
     --jwt-issuer ISS    the `iss` tokens must carry [BOOKS_JWT_ISSUER, default: not checked]
+    --redis URL         join the other nodes on this Redis: pushes, the connection limit and the
+                        count cache are shared (e.g. redis://127.0.0.1:6379/) [BOOKS_REDIS,
+                        default: a single node]
 ";
 
 /// Reads `--name value` from `args`, else the environment variable.
@@ -122,6 +125,8 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         jwt_secret: secret.clone(),
         jwt_issuer: issuer,
         ws,
+        // An empty BOOKS_REDIS means a single node.
+        redis: option(args, "--redis", Some("BOOKS_REDIS")).filter(|url| !url.is_empty()),
     };
     let running = match super::start(settings).await {
         Ok(running) => running,
