@@ -260,7 +260,8 @@ pub(crate) async fn subscriber(
             let incoming = match wire::decode(message.get_payload_bytes()) {
                 Ok(incoming) => incoming,
                 Err(err) => {
-                    tracing::warn!(error = %err, "unreadable message on the push channel, skipped");
+                    // Debug escapes whatever text of the message the error quotes.
+                    tracing::warn!(error = ?err, "unreadable message on the push channel, skipped");
                     continue;
                 }
             };

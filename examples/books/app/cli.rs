@@ -142,6 +142,12 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         "  WebSocket:  ws://{addr}/web  (first frame: {{\"type\":\"auth\",\"token\":\"Bearer <token>\"}})"
     );
     println!("  AsyncAPI:   http://{addr}/asyncapi.json");
+    if let Some(cluster) = &running.cluster {
+        println!(
+            "  cluster:    node {} on Redis (its state: http://{addr}/health)",
+            cluster.node_id()
+        );
+    }
     println!(
         "  a token:    cargo run --example books -- token --user alice --roles view-books,create-book,update-book,delete-book,admin,get-authors,create-author"
     );
