@@ -23,6 +23,9 @@ pub mod pagination;
 pub mod pkg_id;
 mod principal;
 pub mod protocol;
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub mod protobuf;
 #[cfg(any(test, doctest))]
 mod readme;
 mod registry;

@@ -198,6 +198,37 @@ impl Router {
         }
     }
 
+    /// Handles one protobuf `Request` frame ([protocol §7](crate::protocol#7-protobuf-format))
+    /// and returns the `Response` frame, telling whether the frame was malformed.
+    ///
+    /// Undecodable bytes and bad envelope fields are answered `invalid_envelope` with the ids
+    /// that could be read, as for JSON (§4.3).
+    #[cfg(feature = "protobuf")]
+    pub(crate) async fn handle_protobuf_frame(
+        &self,
+        session: &Session,
+        frame: &[u8],
+    ) -> (Vec<u8>, bool) {
+        use prost::Message as _;
+        let request = match crate::protobuf::Request::decode(frame) {
+            Ok(request) => request,
+            Err(err) => {
+                let err = EnvelopeError::new(crate::envelope::EnvelopeProblem::Protobuf(
+                    err.to_string(),
+                ));
+                return (crate::protobuf::encode_model(&invalid_envelope(err)), true);
+            }
+        };
+        match RawRequest::from_parts(request.pkg_id, &request.req_id, &request.data_json) {
+            Ok(raw) => {
+                let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
+                let reply = self.run(session, pkg_id, req_id, Payload::Raw(raw)).await;
+                (reply.to_protobuf(), reply.is_invalid_envelope())
+            }
+            Err(err) => (crate::protobuf::encode_model(&invalid_envelope(err)), true),
+        }
+    }
+
     /// Dispatches a decoded request.
     pub async fn dispatch(&self, session: &Session, request: RequestModel) -> ResponseModel {
         let RequestModel {
