@@ -22,10 +22,10 @@ pub mod jwt;
 pub mod pagination;
 pub mod pkg_id;
 mod principal;
-pub mod protocol;
 #[cfg(feature = "protobuf")]
 #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
 pub mod protobuf;
+pub mod protocol;
 #[cfg(any(test, doctest))]
 mod readme;
 mod registry;

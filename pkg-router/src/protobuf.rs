@@ -559,7 +559,11 @@ mod tests {
             Some(PageMeta::offset(1, 1, u64::MAX)),
         ];
         for meta in metas {
-            for (pkg_id, status, data) in [(0, 0, "{}"), (3, 2, r#"{"a":[]}"#), (i32::MAX as u32, 1, "")] {
+            for (pkg_id, status, data) in [
+                (0, 0, "{}"),
+                (3, 2, r#"{"a":[]}"#),
+                (i32::MAX as u32, 1, ""),
+            ] {
                 let ours = encode_response(pkg_id, &req_id, status, meta.as_ref(), data);
                 let theirs = Response {
                     pkg_id: pkg_id as i32,

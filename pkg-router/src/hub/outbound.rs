@@ -405,9 +405,8 @@ impl Push {
     #[cfg(feature = "protobuf")]
     #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
     pub fn protobuf_frame(&self) -> &Bytes {
-        self.protobuf.get_or_init(|| {
-            Bytes::from(crate::protobuf::encode_push(self.pkg_id, self.data.get()))
-        })
+        self.protobuf
+            .get_or_init(|| Bytes::from(crate::protobuf::encode_push(self.pkg_id, self.data.get())))
     }
 }
 

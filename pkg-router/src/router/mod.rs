@@ -213,9 +213,8 @@ impl Router {
         let request = match crate::protobuf::Request::decode(frame) {
             Ok(request) => request,
             Err(err) => {
-                let err = EnvelopeError::new(crate::envelope::EnvelopeProblem::Protobuf(
-                    err.to_string(),
-                ));
+                let err =
+                    EnvelopeError::new(crate::envelope::EnvelopeProblem::Protobuf(err.to_string()));
                 return (crate::protobuf::encode_model(&invalid_envelope(err)), true);
             }
         };

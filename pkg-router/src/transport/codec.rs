@@ -264,9 +264,9 @@ impl WireCodec for CustomCodec {
             Ok(request) => {
                 let response = router.dispatch(session, request).await;
                 let malformed = response.status_code == crate::RspCode::InvalidData
-                    && response.error_body().is_some_and(|body| {
-                        body.code == crate::error_code::INVALID_ENVELOPE
-                    });
+                    && response
+                        .error_body()
+                        .is_some_and(|body| body.code == crate::error_code::INVALID_ENVELOPE);
                 Answer {
                     frame: self.encode(&response),
                     malformed,

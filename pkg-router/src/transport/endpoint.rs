@@ -103,7 +103,10 @@ impl Format {
 #[non_exhaustive]
 pub enum Rejection {
     /// `?format=` names a format this server does not speak (400).
-    #[cfg_attr(not(feature = "protobuf"), error("unsupported format `{0}`: use format=json"))]
+    #[cfg_attr(
+        not(feature = "protobuf"),
+        error("unsupported format `{0}`: use format=json")
+    )]
     #[cfg_attr(
         feature = "protobuf",
         error("unsupported format `{0}`: use format=json or format=protobuf")
