@@ -93,7 +93,7 @@ use uuid::Uuid;
 /// let connection = tokio::spawn(Arc::clone(&endpoint).serve(socket, admission, None));
 ///
 /// let req_id = "550e8400-e29b-41d4-a716-446655440000";
-/// client.send_text(format!(r#"1 {req_id} {{"a": 2, "b": 3}}"#));
+/// client.send_text(&format!(r#"1 {req_id} {{"a": 2, "b": 3}}"#));
 /// assert_eq!(client.recv_text().await, format!("1 {req_id} 0 5"));
 ///
 /// client.send_text("nonsense");
