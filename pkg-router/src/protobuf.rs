@@ -90,7 +90,7 @@ pub const PROTO: &str = include_str!("../proto/websocket.proto");
 /// // Empty `data_json` means `{}`.
 /// assert!(request.to_model()?.data.is_empty());
 /// // proto3 leaves default fields out: only the req_id is on the wire.
-/// assert_eq!(request.encoded_len(), 2 + 36);
+/// assert_eq!(request.encoded_len(), 2 + 2 + 36);
 /// # Ok::<(), pkg_router::envelope::EnvelopeError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, prost::Message)]
@@ -152,10 +152,11 @@ pub struct Response {
 /// ```
 /// use pkg_router::protobuf::{Broadcast, Message, Response};
 ///
-/// // Same numbers for the ids: a Broadcast decodes as a Response (its data lands in field 3).
 /// let old = Broadcast { pkg_id: 100, req_id: "00000000-0000-0000-0000-000000000000".into(), data_json: "{}".into() };
-/// let read = Response::decode(&old.encode_to_vec()[..])?;
-/// assert_eq!(read.pkg_id, 100);
+/// assert_eq!(Broadcast::decode(&old.encode_to_vec()[..])?, old);
+/// // Its field 3 is a string where Response has the int32 status: a client expecting Responses
+/// // (every frame this server sends) cannot read one, which is why pushes are Responses.
+/// assert!(Response::decode(&old.encode_to_vec()[..]).is_err());
 /// # Ok::<(), pkg_router::protobuf::prost::DecodeError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, prost::Message)]
@@ -216,7 +217,8 @@ pub struct Metadata {
 /// ```
 /// use pkg_router::protobuf::{ProtobufError, Response};
 ///
-/// let bad = Response { data_json: "{not json".into(), ..Response::default() };
+/// let nil = uuid::Uuid::nil().to_string();
+/// let bad = Response { req_id: nil, data_json: "{not json".into(), ..Response::default() };
 /// assert!(matches!(bad.to_model(), Err(ProtobufError::Json(_))));
 /// ```
 #[derive(Debug, thiserror::Error)]
