@@ -1,16 +1,20 @@
-//! A command-line client for the books demo: authenticates, sends one request, prints the
-//! response, then (with `--watch`) keeps printing pushes.
+//! A command-line client for the books demo, built on [`pkg_router::client::Client`]: it
+//! authenticates, sends one request, prints the answer, then (with `--watch`) keeps printing
+//! pushes until interrupted.
 //!
 //! ```text
 //! T=$(cargo run -q --example books -- token --user alice --roles view-books,create-book)
 //! cargo run -q --example books_client -- --token "$T" 4 '{"per_page": 2}'
 //! cargo run -q --example books_client -- --token "$T" --watch 8 '{}'
 //! ```
+//!
+//! Exit status: 0 when the server answered with status 0; 1 for an error answer, a refused
+//! connection or bad arguments (the reason goes to stderr).
 
-use futures_util::{SinkExt, StreamExt};
+use pkg_router::RspCode;
+use pkg_router::client::Client;
 use serde_json::{Value, json};
 use std::process::ExitCode;
-use tokio_tungstenite::tungstenite::Message;
 
 const USAGE: &str =
     "usage: books_client [--url ws://127.0.0.1:8000/web] --token JWT [--watch] PKG_ID [DATA_JSON]";
@@ -20,13 +24,22 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("books_client: {err}\n{USAGE}");
+            eprintln!("books_client: {err}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// What the command line asked for.
+struct Args {
+    url: String,
+    token: String,
+    watch: bool,
+    pkg_id: u32,
+    data: Value,
+}
+
+fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut url, mut token, mut watch, mut rest) = (
         "ws://127.0.0.1:8000/web".to_owned(),
@@ -39,41 +52,53 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--url" => url = args.next().ok_or("--url needs a value")?,
             "--token" => token = Some(args.next().ok_or("--token needs a value")?),
             "--watch" => watch = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
             _ => rest.push(arg),
         }
     }
-    let token = token.ok_or("--token is required")?;
-    let pkg_id: u32 = rest.first().ok_or("PKG_ID is required")?.parse()?;
-    let data: Value = match rest.get(1) {
-        Some(text) => serde_json::from_str(text)?,
+    let usage = |what: &str| format!("{what}\n{USAGE}");
+    let token = token.ok_or_else(|| usage("--token is required"))?;
+    let pkg_id = rest.first().ok_or_else(|| usage("PKG_ID is required"))?;
+    let pkg_id = pkg_id
+        .parse()
+        .map_err(|_| usage(&format!("PKG_ID must be a number, not {pkg_id:?}")))?;
+    let data = match rest.get(1) {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|err| usage(&format!("DATA_JSON is not JSON: {err}")))?,
         None => json!({}),
     };
+    Ok(Args {
+        url,
+        token,
+        watch,
+        pkg_id,
+        data,
+    })
+}
 
-    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
-    let auth = json!({"type": "auth", "token": format!("Bearer {token}")});
-    socket.send(Message::text(auth.to_string())).await?;
-    let req_id = uuid::Uuid::new_v4().to_string();
-    let request = json!({"pkg_id": pkg_id, "req_id": req_id, "data": data});
-    let mut sent = false;
-    while let Some(message) = socket.next().await {
-        match message? {
-            Message::Text(text) => {
-                let value: Value = serde_json::from_str(&text)?;
-                if value["type"] == "auth_ok" && !sent {
-                    socket.send(Message::text(request.to_string())).await?;
-                    sent = true;
-                    continue;
-                }
-                println!("{}", serde_json::to_string_pretty(&value)?);
-                if value["req_id"] == req_id.as_str() && !watch {
-                    return Ok(());
-                }
-            }
-            Message::Close(frame) => {
-                return Err(format!("server closed the connection: {frame:?}").into());
-            }
-            _ => {}
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let client = Client::connect(args.url).token(args.token).await?;
+    // Subscribed before the request, so a push it causes is not missed.
+    let mut pushes = client.pushes();
+    let answer = client.request(args.pkg_id, &args.data).await?;
+    let printed = json!({
+        "pkg_id": answer.pkg_id,
+        "req_id": answer.req_id,
+        "status_code": answer.status_code,
+        "meta": answer.meta,
+        "data": answer.data,
+    });
+    println!("{}", serde_json::to_string_pretty(&printed)?);
+    if answer.status_code != RspCode::Ok {
+        return Err(format!("the server answered status {}", answer.status_code as u8).into());
+    }
+    if args.watch {
+        while let Some(push) = pushes.next().await {
+            let push = json!({"pkg_id": push.pkg_id, "data": push.data});
+            println!("{}", serde_json::to_string_pretty(&push)?);
         }
     }
+    client.close().await;
     Ok(())
 }

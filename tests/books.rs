@@ -7,10 +7,11 @@ mod support;
 
 use books_app::app::ids::PkgID;
 use books_app::{Books, app};
+use pkg_router::client::{Client, ConnectError, Pushes};
+use pkg_router::pkg_id::IntoPkgId;
 use pkg_router::{ResponseModel, RspCode};
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{Client, authenticate, call, next_json};
 
 const ALL_ROLES: &[&str] = &[
     "get-authors",
@@ -28,15 +29,17 @@ impl Books {
         app::web::mint(app::DEV_SECRET, user, &roles, Duration::from_secs(300)).unwrap()
     }
 
-    async fn login(&self, user: &str, roles: &[&str]) -> Client {
-        let url = format!("ws://{}/web", self.running.addr);
-        let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let token = self.token(user, roles);
-        authenticate(&mut client, &token).await;
-        client
+    /// A connection of the typed client, subscribed to pushes from the start.
+    async fn login(&self, user: &str, roles: &[&str]) -> User {
+        let client = Client::connect(format!("ws://{}/web", self.running.addr))
+            .token(self.token(user, roles))
+            .await
+            .unwrap();
+        let pushes = client.pushes();
+        User { client, pushes }
     }
 
-    async fn admin(&self) -> Client {
+    async fn admin(&self) -> User {
         self.login("admin", ALL_ROLES).await
     }
 
@@ -66,6 +69,17 @@ impl Books {
     }
 }
 
+/// A logged-in user: the client and every push it received since login.
+struct User {
+    client: Client,
+    pushes: Pushes,
+}
+
+/// The answer to one request, whatever its status.
+async fn call(user: &mut User, pkg_id: impl IntoPkgId, data: Value) -> ResponseModel {
+    user.client.request(pkg_id, &data).await.unwrap()
+}
+
 fn ok(response: &ResponseModel) -> &Value {
     assert_eq!(response.status_code, RspCode::Ok, "{response:?}");
     &response.data
@@ -78,7 +92,7 @@ fn error<'r>(response: &'r ResponseModel, status: RspCode, code: &str) -> &'r Va
 }
 
 async fn create_book(
-    client: &mut Client,
+    client: &mut User,
     title: &str,
     author_id: i64,
     isbn: Option<&str>,
@@ -90,14 +104,13 @@ async fn create_book(
     call(client, PkgID::CREATE_BOOK.id(), data).await
 }
 
-/// The next push (nil req_id), skipping nothing else: pushes are what a passive client gets.
-async fn next_push(client: &mut Client) -> Value {
-    let push = next_json(client).await;
-    assert_eq!(
-        push["req_id"], "00000000-0000-0000-0000-000000000000",
-        "{push}"
-    );
-    push
+/// The next push the user received, as `{"pkg_id", "data"}`.
+async fn next_push(user: &mut User) -> Value {
+    let push = tokio::time::timeout(Duration::from_secs(10), user.pushes.next())
+        .await
+        .expect("no push within 10 s")
+        .expect("the client closed");
+    json!({"pkg_id": push.pkg_id, "data": push.data})
 }
 
 #[tokio::test]
@@ -206,7 +219,7 @@ async fn book_pushes_reach_only_connections_that_may_view_books() {
     let id = ok(&created)["id"].clone();
     assert_eq!(next_push(&mut reader).await["data"]["id"], id);
     for client in [&mut writer, &mut stranger] {
-        let nothing = tokio::time::timeout(Duration::from_millis(200), next_json(client)).await;
+        let nothing = tokio::time::timeout(Duration::from_millis(200), client.pushes.next()).await;
         assert!(
             nothing.is_err(),
             "a push reached a connection without view-books"
@@ -789,19 +802,13 @@ fn documented_token(issuer: Option<&str>) -> String {
 
 /// Authenticates a new WebSocket with `token`: `Ok` on `auth_ok`, else the close code.
 async fn ws_auth(books: &Books, token: &str) -> Result<(), u16> {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    let url = format!("ws://{}/web", books.running.addr);
-    let (mut client, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let frame = json!({"type": "auth", "token": format!("Bearer {token}")});
-    client.send(Message::text(frame.to_string())).await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(10), client.next())
-        .await
-        .unwrap();
-    match first {
-        Some(Ok(Message::Text(text))) if text.as_str() == r#"{"type":"auth_ok"}"# => Ok(()),
-        Some(Ok(Message::Close(Some(frame)))) => Err(u16::from(frame.code)),
-        other => panic!("expected auth_ok or a close frame, got {other:?}"),
+    let connected = Client::connect(format!("ws://{}/web", books.running.addr))
+        .token(token)
+        .await;
+    match connected {
+        Ok(_) => Ok(()),
+        Err(ConnectError::Auth { code, .. }) => Err(code),
+        Err(other) => panic!("expected auth_ok or a close frame, got {other:?}"),
     }
 }
 
@@ -846,5 +853,92 @@ async fn a_configured_issuer_is_required() {
         };
         assert_eq!(ws_auth(&books, &token).await, ws);
         assert_eq!(books.http_get("/api/books", Some(&token)).await.0, http);
+    }
+}
+
+/// `target/<profile>/examples/books_client`, which `cargo test` builds with the tests.
+fn books_client_binary() -> Option<std::path::PathBuf> {
+    let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    let binary = deps.parent()?.join("examples").join("books_client");
+    binary.exists().then_some(binary)
+}
+
+#[tokio::test]
+async fn books_client_prints_answers_and_pushes_and_fails_on_an_error_answer() {
+    let Some(binary) = books_client_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "books_client is not built (cargo test builds examples unless --test is given)"
+        );
+        eprintln!("SKIPPED: books_client is not built; run `cargo test` without --test");
+        return;
+    };
+    let books = Books::start().await;
+    let url = format!("ws://{}/web", books.running.addr);
+    let token = books.token("cli", &["view-books", "create-book"]);
+    let run = |args: Vec<String>| {
+        let mut command = tokio::process::Command::new(&binary);
+        command
+            .args(["--url", &url, "--token", &token])
+            .args(args)
+            .kill_on_drop(true);
+        command.output()
+    };
+
+    let listed = run(vec!["4".into(), r#"{"per_page": 1}"#.into()])
+        .await
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let answer: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(answer["status_code"], 0, "{answer}");
+    assert_eq!(answer["data"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(answer["meta"]["per_page"], 1, "{answer}");
+
+    let refused = run(vec!["3".into(), r#"{"title": ""}"#.into()])
+        .await
+        .unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    let answer: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(answer["status_code"], 2, "{answer}");
+    assert_eq!(answer["data"]["code"], "validation_error", "{answer}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("status 2"));
+
+    // --watch prints the answer, then every push as it comes.
+    let mut watcher = tokio::process::Command::new(&binary)
+        .args(["--url", &url, "--token", &token, "--watch", "8", "{}"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+        watcher.stdout.take().unwrap(),
+    ));
+    let mut printed = String::new();
+    while !printed.ends_with("}\n") || printed.matches('{').count() != printed.matches('}').count()
+    {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    let mut writer = books.admin().await;
+    let created = create_book(&mut writer, "Watched", 1, None).await;
+    let id = ok(&created)["id"].clone();
+    let mut push = String::new();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        push.push_str(&line);
+        if let Ok(push) = serde_json::from_str::<Value>(&push) {
+            assert_eq!(push["pkg_id"], PkgID::BOOK_CREATED.id());
+            assert_eq!(push["data"]["id"], id);
+            break;
+        }
     }
 }

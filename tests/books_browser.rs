@@ -10,7 +10,7 @@
 
 mod books_app;
 
-use books_app::Books;
+use books_app::{Books, app};
 use fantoccini::elements::Element;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -503,4 +503,45 @@ async fn the_page_works_in_a_real_browser() {
     a.close().await;
     b.close().await;
     eprintln!("browser scenario took {:?}", started.elapsed());
+}
+
+/// The page is built on the pkg-router browser module (`/pkg-router.js`): when the server
+/// restarts, it reconnects by itself with the same token, lists the books again, and pushes made
+/// on the new server reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_reconnects_after_the_server_restarts() {
+    if !browser_installed() {
+        return;
+    }
+    let mut books = Books::start().await;
+    let driver = Driver::spawn();
+    let page = Page::open(&driver, &books.url(), "A").await;
+    page.login("alice", &[]).await;
+    page.wait_text("#page-info", "Page 1 of 1 · 4 books").await;
+
+    books.restart().await;
+    page.wait_text("#conn-message", "Reconnected").await;
+    page.wait_text("#status", "Connected as alice").await;
+
+    // A book created on the new server, by another client: pushed to the page, listed.
+    let token = app::web::mint(
+        app::DEV_SECRET,
+        "writer",
+        &["create-book".to_owned()],
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    let writer = pkg_router::client::Client::connect(format!("ws://{}/web", books.running.addr))
+        .token(token)
+        .await
+        .unwrap();
+    let title = "Written after the restart";
+    let _: Value = writer
+        .call(3u32, &json!({"title": title, "author_id": 1}))
+        .await
+        .unwrap();
+    page.wait_toast(&format!("Book '{title}' created")).await;
+    page.wait_row(title).await;
+    page.wait_text("#page-info", "Page 1 of 1 · 5 books").await;
+    page.close().await;
 }

@@ -1,8 +1,8 @@
 //! The README cannot rot: its Rust code is compiled as doctests (the quick start is a complete
 //! server), and the crate's `README.md`, the one packaged and included here, is the workspace's.
 
-/// The README's code blocks, as doctests (they need the `axum` and `jwt` features).
-#[cfg(all(doctest, feature = "axum", feature = "jwt"))]
+/// The README's code blocks, as doctests (they need the `axum`, `jwt` and `client` features).
+#[cfg(all(doctest, feature = "axum", feature = "jwt", feature = "client"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

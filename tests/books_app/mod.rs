@@ -12,6 +12,7 @@ use std::path::PathBuf;
 pub(crate) struct Books {
     pub(crate) running: app::Running,
     db_path: PathBuf,
+    settings: fn(&mut app::Settings),
 }
 
 impl Books {
@@ -21,13 +22,30 @@ impl Books {
     }
 
     /// [`start`](Self::start), with `change` applied to the settings first.
-    pub(crate) async fn start_with(change: impl FnOnce(&mut app::Settings)) -> Self {
+    pub(crate) async fn start_with(change: fn(&mut app::Settings)) -> Self {
         let db_path = std::env::temp_dir().join(format!("books-test-{}.db", uuid::Uuid::new_v4()));
         let mut settings = settings(db_path.clone());
         settings.ws.rate_limit = None;
         change(&mut settings);
         let running = app::start(settings).await.unwrap();
-        Self { running, db_path }
+        Self {
+            running,
+            db_path,
+            settings: change,
+        }
+    }
+
+    /// Stops the server as SIGTERM would (every connection closed with 1001), then starts a new
+    /// one on the same address and database.
+    pub(crate) async fn restart(&mut self) {
+        self.running.hub.shutdown().await;
+        self.running.server.abort();
+        let _ = (&mut self.running.server).await;
+        let mut settings = settings(self.db_path.clone());
+        settings.addr = self.running.addr;
+        settings.ws.rate_limit = None;
+        (self.settings)(&mut settings);
+        self.running = app::start(settings).await.unwrap();
     }
 }
 

@@ -1,4 +1,4 @@
-//! HTTP routes next to the WebSocket endpoint: the page, the REST twin of GET_BOOKS, the
+//! HTTP routes next to the WebSocket endpoint: the page and its browser client module, the REST twin of GET_BOOKS, the
 //! AsyncAPI document, health, and (with the dev secret only) a token minting endpoint.
 
 use super::db::Db;
@@ -37,6 +37,9 @@ pub fn routes(web: Web, router: Router, config: WsConfig) -> HttpRouter {
     };
     let mut app = HttpRouter::new()
         .route("/", get(page))
+        // The browser client the page is built on (pkg_router::browser), for any app to reuse.
+        .route("/pkg-router.js", get(browser_module))
+        .route("/pkg-router.d.ts", get(browser_types))
         .route("/web", pkg_router::axum::ws(endpoint))
         .route("/api/books", get(list_books))
         .route("/asyncapi.json", get(asyncapi))
@@ -49,6 +52,22 @@ pub fn routes(web: Web, router: Router, config: WsConfig) -> HttpRouter {
 
 async fn page() -> Html<&'static str> {
     Html(include_str!("../page.html"))
+}
+
+async fn browser_module() -> impl IntoResponse {
+    use pkg_router::browser;
+    (
+        [(header::CONTENT_TYPE, browser::JS_CONTENT_TYPE)],
+        browser::MODULE,
+    )
+}
+
+async fn browser_types() -> impl IntoResponse {
+    use pkg_router::browser;
+    (
+        [(header::CONTENT_TYPE, browser::TS_CONTENT_TYPE)],
+        browser::TYPES,
+    )
 }
 
 async fn asyncapi(State(web): State<Web>) -> Json<Value> {

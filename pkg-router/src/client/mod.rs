@@ -5,10 +5,23 @@
 //! ```no_run
 //! use pkg_router::client::{Client, Reconnect};
 //!
-//! #[derive(serde::Serialize)]
-//! struct CreateBook<'a> { title: &'a str, author_id: i64 }
+//! // In an "api" crate that the server and its clients both depend on: one source of truth
+//! // for the ids and the payload types.
+//! pkg_router::pkg_ids! {
+//!     /// The API's package ids.
+//!     pub PkgID {
+//!         /// Create a book.
+//!         CREATE_BOOK = 3,
+//!         /// Push: a book was created.
+//!         #[push]
+//!         BOOK_CREATED = 100,
+//!     }
+//! }
 //!
-//! #[derive(serde::Deserialize, Debug)]
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct CreateBook { title: String, author_id: i64 }
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, Debug)]
 //! struct Book { id: i64, title: String }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,12 +30,17 @@
 //!     .reconnect(Reconnect::default())
 //!     .await?;
 //!
-//! let mut created = client.pushes_of(100u32); // BOOK_CREATED
-//! let book: Book = client.call(3u32, &CreateBook { title: "Dune", author_id: 1 }).await?;
+//! let mut created = client.pushes_of(PkgID::BOOK_CREATED);
+//! let new = CreateBook { title: "Dune".into(), author_id: 1 };
+//! let book: Book = client.call(PkgID::CREATE_BOOK, &new).await?;
 //! println!("created {book:?}; pushed: {:?}", created.next().await);
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The server registers its handlers under the same enum (`#[pkg_handler(id = PkgID::CREATE_BOOK)]`
+//! taking `Data<CreateBook>`), so an id or a field renamed on one side is a compile error on the
+//! other.
 //!
 //! - **Calls** ([`Client::call`]) are correlated by `req_id`; each has a timeout
 //!   ([`ClientBuilder::call_timeout`]); dropping a call's future forgets it (its late answer is
@@ -444,7 +462,7 @@ impl Client {
         D: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let response = self.request(pkg_id, data).await?;
+        let response = rejected_unless_ok(self.request(pkg_id, data).await?)?;
         R::deserialize(response.data).map_err(|err| CallError::Decode(err.to_string()))
     }
 
@@ -471,7 +489,7 @@ impl Client {
         D: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        let response = self.request(pkg_id, data).await?;
+        let response = rejected_unless_ok(self.request(pkg_id, data).await?)?;
         let meta = response
             .meta
             .ok_or_else(|| CallError::Decode("the answer has no pagination meta".into()))?;
@@ -480,11 +498,13 @@ impl Client {
         Ok(Paginated { items, meta })
     }
 
-    /// Calls `pkg_id` with `data`; the whole answer envelope on success.
+    /// Calls `pkg_id` with `data`; the whole answer envelope, whatever its `status_code` (an
+    /// error answer is `Ok` here: [`call`](Self::call) turns it into [`CallError::Rejected`]).
     ///
     /// # Errors
     ///
-    /// As [`call`](Self::call).
+    /// When no answer came (see [`CallError::may_have_run`]), or `data` does not serialize to a
+    /// JSON object ([`CallError::Encode`]).
     ///
     /// # Examples
     ///
@@ -541,19 +561,7 @@ impl Client {
             Ok(Err(_)) => return Err(CallError::ConnectionLost),
             Ok(Ok(result)) => result?,
         };
-        if response.status_code == RspCode::Ok {
-            return Ok(response);
-        }
-        let body = response.error_body();
-        Err(CallError::Rejected {
-            status: response.status_code,
-            code: body
-                .as_ref()
-                .map(|b| b.code.to_string())
-                .unwrap_or_default(),
-            message: body.as_ref().map(|b| b.msg.clone()).unwrap_or_default(),
-            details: body.and_then(|b| b.details),
-        })
+        Ok(response)
     }
 
     /// Every push that arrives from now on.
@@ -813,6 +821,23 @@ enum Ended {
     Closed { code: u16, reason: String },
     /// Without one.
     Lost,
+}
+
+/// `response` if it is a success, else [`CallError::Rejected`] with its error body.
+fn rejected_unless_ok(response: ResponseModel) -> Result<ResponseModel, CallError> {
+    if response.status_code == RspCode::Ok {
+        return Ok(response);
+    }
+    let body = response.error_body();
+    Err(CallError::Rejected {
+        status: response.status_code,
+        code: body
+            .as_ref()
+            .map(|b| b.code.to_string())
+            .unwrap_or_default(),
+        message: body.as_ref().map(|b| b.msg.clone()).unwrap_or_default(),
+        details: body.and_then(|b| b.details),
+    })
 }
 
 /// A frame from the server: an answer, or a push (nil `req_id`, no `status_code`).

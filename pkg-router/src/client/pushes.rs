@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 /// ```
 /// use pkg_router::client::PushMessage;
 ///
-/// let push = PushMessage { pkg_id: 100, data: serde_json::json!({"id": 1}) };
+/// let push = PushMessage::new(100, serde_json::json!({"id": 1}));
 /// assert_eq!(push.data_as::<serde_json::Value>()?["id"], 1);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
@@ -28,6 +28,15 @@ pub struct PushMessage {
 }
 
 impl PushMessage {
+    /// A push of `data` under `pkg_id` (to test code that consumes pushes).
+    ///
+    /// # Examples
+    ///
+    /// See [`PushMessage`].
+    pub fn new(pkg_id: u32, data: Value) -> Self {
+        Self { pkg_id, data }
+    }
+
     /// The data as a `T`.
     ///
     /// # Errors
