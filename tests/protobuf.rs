@@ -476,3 +476,58 @@ async fn the_format_is_case_insensitive_and_unknown_ones_are_refused() {
         other => panic!("expected HTTP 400, got {other:?}"),
     }
 }
+
+/// `target/<profile>/examples/books_client`, which `cargo test` builds with the tests.
+fn books_client_binary() -> Option<std::path::PathBuf> {
+    let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    let binary = deps.parent()?.join("examples").join("books_client");
+    binary.exists().then_some(binary)
+}
+
+#[tokio::test]
+async fn books_client_speaks_protobuf_with_the_books_app() {
+    let Some(binary) = books_client_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "books_client is not built (cargo test builds examples unless --test is given)"
+        );
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED: books_client is not built; run `cargo test` without --test\n",
+        );
+        return;
+    };
+    let books = Books::start().await;
+    let url = format!("ws://{}/web", books.running.addr);
+    let token = books_app::app::web::mint(
+        books_app::app::DEV_SECRET,
+        "cli",
+        &["view-books".to_owned(), "create-book".to_owned()],
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(&binary);
+        command
+            .args(["--url", &url, "--token", &token, "--format", "protobuf"])
+            .args(args)
+            .kill_on_drop(true);
+        command.output()
+    };
+
+    let listed = run(&["4", r#"{"per_page": 1}"#]).await.unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let answer: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(answer["status_code"], 0, "{answer}");
+    assert_eq!(answer["data"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(answer["meta"]["per_page"], 1, "{answer}");
+
+    let refused = run(&["3", r#"{"title": ""}"#]).await.unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    let answer: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(answer["data"]["code"], "validation_error", "{answer}");
+
+    let unknown = run(&["--format", "xml", "8"]).await.unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown format"));
+}

@@ -459,6 +459,7 @@ impl Response {
 /// Encodes a `Response` from borrowed parts, with no intermediate copies: what the transport
 /// sends. Byte for byte what `prost` writes for the same [`Response`] (fields in order, proto3
 /// defaults left out).
+#[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport sends them
 pub(crate) fn encode_response(
     pkg_id: u32,
     req_id: &Uuid,
@@ -493,6 +494,7 @@ pub(crate) fn encode_response(
 }
 
 /// The `Response` frame of a [`ResponseModel`].
+#[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport sends them
 pub(crate) fn encode_model(model: &ResponseModel) -> Vec<u8> {
     // A `Value` always serializes; this is the text `ResponseModel::to_json` writes for `data`.
     let data = serde_json::to_string(&model.data).unwrap_or_else(|_| "null".to_owned());
@@ -514,6 +516,7 @@ pub(crate) fn encode_push(pkg_id: u32, data_json: &str) -> Vec<u8> {
     buf
 }
 
+#[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport sends them
 fn int32_len(_tag: u32, value: i32) -> usize {
     // Tags 1-15 take one byte; negative values (never written here) take ten.
     if value == 0 {
@@ -523,6 +526,7 @@ fn int32_len(_tag: u32, value: i32) -> usize {
     }
 }
 
+#[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport sends them
 fn str_len(_tag: u32, value: &str) -> usize {
     if value.is_empty() {
         0

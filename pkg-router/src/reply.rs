@@ -205,6 +205,7 @@ impl Reply {
     /// The protobuf `Response` frame ([protocol §7](crate::protocol#7-protobuf-format)):
     /// `data_json` is the exact text the JSON frame carries.
     #[cfg(feature = "protobuf")]
+    #[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport sends it
     pub(crate) fn to_protobuf(&self) -> Vec<u8> {
         match &self.0 {
             Repr::Model(model) => crate::protobuf::encode_model(model),

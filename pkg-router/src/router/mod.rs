@@ -204,6 +204,7 @@ impl Router {
     /// Undecodable bytes and bad envelope fields are answered `invalid_envelope` with the ids
     /// that could be read, as for JSON (§4.3).
     #[cfg(feature = "protobuf")]
+    #[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport calls it
     pub(crate) async fn handle_protobuf_frame(
         &self,
         session: &Session,
