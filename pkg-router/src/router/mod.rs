@@ -199,7 +199,43 @@ impl Router {
     }
 
     /// Handles one protobuf `Request` frame ([protocol §7](crate::protocol#7-protobuf-format))
-    /// and returns the `Response` frame, telling whether the frame was malformed.
+    /// and returns the `Response` frame's bytes: [`handle_json`](Self::handle_json) for the
+    /// binary format.
+    ///
+    /// Never fails: bytes that are not a `Request`, and a `Request` whose fields break the
+    /// envelope rules, are answered `INVALID_DATA`/`invalid_envelope`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_util::FutureExt;
+    /// use pkg_router::protobuf::{Message, Request, Response};
+    /// use pkg_router::router::Session;
+    /// use pkg_router::{HandlerError, Principal, RequestModel, Router};
+    ///
+    /// async fn echo(req: RequestModel) -> Result<serde_json::Value, HandlerError> {
+    ///     Ok(serde_json::Value::Object(req.data))
+    /// }
+    ///
+    /// let router = Router::builder().handler(1, echo).build()?;
+    /// let session = Session::new(Principal::anonymous());
+    /// let request = Request::new(1, uuid::Uuid::new_v4(), r#"{"b": [], "a": 1}"#);
+    /// let frame = router.handle_protobuf(&session, &request.encode_to_vec()).now_or_never().unwrap();
+    /// let response = Response::decode(&frame[..])?;
+    /// assert_eq!((response.status_code, &*response.data_json), (0, r#"{"a":1,"b":[]}"#));
+    ///
+    /// let garbage = router.handle_protobuf(&session, b"\xff").now_or_never().unwrap();
+    /// assert_eq!(Response::decode(&garbage[..])?.status_code, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    pub async fn handle_protobuf(&self, session: &Session, frame: &[u8]) -> Vec<u8> {
+        self.handle_protobuf_frame(session, frame).await.0
+    }
+
+    /// [`handle_protobuf`](Self::handle_protobuf), also telling whether the frame was
+    /// malformed.
     ///
     /// Undecodable bytes and bad envelope fields are answered `invalid_envelope` with the ids
     /// that could be read, as for JSON (§4.3).
