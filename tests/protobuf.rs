@@ -385,19 +385,7 @@ async fn undecodable_bytes_and_text_frames_get_invalid_envelope_until_the_malfor
     let books = Books::start_with(|s| s.ws.max_malformed = 3).await;
     let mut client = books.login_as("protobuf", "reader", &["view-books"]).await;
 
-    // Field 1 as a length-delimited field: not a Request.
-    send_bytes(&mut client, vec![0x0a, 0xff]).await;
-    let answer = next_response(&mut client).await;
-    let body = error(&answer, RspCode::InvalidData, "invalid_envelope");
-    assert_eq!((answer.pkg_id, &*answer.req_id), (0, NIL));
-    assert!(
-        body["msg"]
-            .as_str()
-            .unwrap()
-            .starts_with("frame is not a protobuf Request"),
-        "{body}"
-    );
-
+    // A text frame on a protobuf connection: answered in protobuf, and it counts.
     client
         .send(Message::text(
             r#"{"pkg_id": 8, "req_id": "550e8400-e29b-41d4-a716-446655440000"}"#,
@@ -409,22 +397,16 @@ async fn undecodable_bytes_and_text_frames_get_invalid_envelope_until_the_malfor
     assert_eq!(body["msg"], "wrong frame type for this connection's format");
     assert_eq!((answer.pkg_id, &*answer.req_id), (0, NIL));
 
-    // A good request in between resets the count of consecutive malformed frames.
-    ok(&call(&mut client, PkgID::SERVER_INFO.id(), json!({})).await);
-    // Invalid UTF-8 in a string field.
+    // Field 1 as a length-delimited field: not a Request.
+    send_bytes(&mut client, vec![0x0a, 0xff]).await;
+    let answer = next_response(&mut client).await;
+    let body = error(&answer, RspCode::InvalidData, "invalid_envelope");
+    assert_eq!((answer.pkg_id, &*answer.req_id), (0, NIL));
+    let msg = body["msg"].as_str().unwrap();
+    assert!(msg.starts_with("frame is not a protobuf Request"), "{body}");
+
+    // Invalid UTF-8 in a string field: the third malformed frame in a row closes.
     send_bytes(&mut client, vec![0x12, 0x02, 0xc3, 0x28]).await;
-    error(
-        &next_response(&mut client).await,
-        RspCode::InvalidData,
-        "invalid_envelope",
-    );
-    send_bytes(&mut client, vec![0xff; 16]).await;
-    error(
-        &next_response(&mut client).await,
-        RspCode::InvalidData,
-        "invalid_envelope",
-    );
-    send_bytes(&mut client, vec![0x08]).await;
     error(
         &next_response(&mut client).await,
         RspCode::InvalidData,
@@ -434,6 +416,27 @@ async fn undecodable_bytes_and_text_frames_get_invalid_envelope_until_the_malfor
         expect_close(&mut client).await,
         Some((1008, "too many malformed frames".to_owned()))
     );
+
+    // A good request in between resets the count of consecutive malformed frames.
+    let mut client = books.login_as("protobuf", "reader", &["view-books"]).await;
+    for bad in [vec![0xff; 16], vec![0x08]] {
+        send_bytes(&mut client, bad).await;
+        error(
+            &next_response(&mut client).await,
+            RspCode::InvalidData,
+            "invalid_envelope",
+        );
+    }
+    ok(&call(&mut client, PkgID::SERVER_INFO.id(), json!({})).await);
+    for _ in 0..2 {
+        send_bytes(&mut client, vec![0x08]).await;
+        error(
+            &next_response(&mut client).await,
+            RspCode::InvalidData,
+            "invalid_envelope",
+        );
+    }
+    ok(&call(&mut client, PkgID::SERVER_INFO.id(), json!({})).await);
 }
 
 #[tokio::test]
