@@ -12,6 +12,11 @@
 //!
 //! Run with `cargo bench --bench dispatch`. Compare ratios, not absolute times: this machine is
 //! shared and noisy.
+//!
+//! For a deterministic count, `DISPATCH_CALLGRIND=<case>:<n>` runs one case `n` times inside
+//! `measured_loop` and exits, for
+//! `valgrind --tool=callgrind --toggle-collect='*measured_loop*' target/release/deps/dispatch-…`
+//! (instructions per request = the loop's total / n).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -155,6 +160,28 @@ fn dispatch(c: &mut Criterion) {
         0
     );
 
+    if let Ok(spec) = std::env::var("DISPATCH_CALLGRIND") {
+        let (case, n) = spec.split_once(':').unwrap();
+        let n: u64 = n.parse().unwrap();
+        match case {
+            "a_serde" => measured_loop(n, || drop(plain(black_box(FRAME), None))),
+            "b_serde_jsonschema" => {
+                measured_loop(n, || drop(plain(black_box(FRAME), Some(&validator))))
+            }
+            "envelope_handler" => measured_loop(n, || drop(run(&envelope_router))),
+            "typed_handler" => measured_loop(n, || drop(run(&typed_router))),
+            "c_prost_serde_jsonschema" => measured_loop(n, || {
+                drop(plain_protobuf(black_box(&proto_frame), &validator))
+            }),
+            "protobuf_envelope_handler" => {
+                measured_loop(n, || drop(run_protobuf(&envelope_router)))
+            }
+            "protobuf_typed_handler" => measured_loop(n, || drop(run_protobuf(&typed_router))),
+            other => panic!("no case {other}"),
+        }
+        std::process::exit(0);
+    }
+
     let mut group = c.benchmark_group("dispatch");
     group.bench_function("a_serde", |b| b.iter(|| plain(black_box(FRAME), None)));
     group.bench_function("b_serde_jsonschema", |b| {
@@ -172,6 +199,14 @@ fn dispatch(c: &mut Criterion) {
         b.iter(|| run_protobuf(&typed_router))
     });
     group.finish();
+}
+
+/// The loop callgrind counts (see the module docs).
+#[inline(never)]
+fn measured_loop(n: u64, mut body: impl FnMut()) {
+    for _ in 0..n {
+        body();
+    }
 }
 
 /// The exact text of `data` in a JSON frame (what a protobuf client puts in `data_json`).

@@ -336,7 +336,7 @@ impl Request {
     /// assert_eq!(problem(Request { pkg_id: -5, ..Request::new(1, Uuid::nil(), "") }), EnvelopeProblem::InvalidPkgId);
     /// ```
     pub fn to_model(&self) -> Result<RequestModel, EnvelopeError> {
-        RawRequest::from_parts(self.pkg_id, &self.req_id, &self.data_json)?.into_request()
+        RawRequest::from_parts(self.pkg_id, &self.req_id, &self.data_json, |_| true)?.into_request()
     }
 }
 
@@ -456,6 +456,66 @@ impl Response {
     }
 }
 
+/// A `Request` read in place, its strings borrowed from the frame (no copies, no allocation).
+#[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport reads them
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct RequestRef<'a> {
+    pub(crate) pkg_id: i32,
+    pub(crate) req_id: &'a str,
+    pub(crate) data_json: &'a str,
+}
+
+/// Reads a `Request` frame in place. Accepts and refuses exactly what [`Request::decode`]
+/// does (the same wire primitives of prost: last value wins, unknown fields skipped, wrong wire
+/// types, truncation and invalid UTF-8 refused); the error is prost's text.
+#[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport reads them
+pub(crate) fn decode_request(frame: &[u8]) -> Result<RequestRef<'_>, String> {
+    use prost::encoding::{DecodeContext, check_wire_type, decode_key, skip_field};
+    const FIELDS: [&str; 3] = ["req_id", "method", "data_json"];
+    let fail = |field: &str, err: prost::DecodeError| format!("Request.{field}: {err}");
+    let mut buf = frame;
+    let mut request = RequestRef {
+        pkg_id: 0,
+        req_id: "",
+        data_json: "",
+    };
+    while !buf.is_empty() {
+        let (tag, wire_type) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        match tag {
+            1 => {
+                check_wire_type(WireType::Varint, wire_type).map_err(|e| fail("pkg_id", e))?;
+                // prost's int32: the varint's low 32 bits.
+                request.pkg_id =
+                    prost::encoding::decode_varint(&mut buf).map_err(|e| fail("pkg_id", e))? as i32;
+            }
+            2..=4 => {
+                let field = FIELDS[tag as usize - 2];
+                check_wire_type(WireType::LengthDelimited, wire_type)
+                    .map_err(|e| fail(field, e))?;
+                let len = prost::encoding::decode_varint(&mut buf).map_err(|e| fail(field, e))?;
+                let Some((bytes, rest)) = usize::try_from(len)
+                    .ok()
+                    .and_then(|len| buf.split_at_checked(len))
+                else {
+                    return Err(format!("Request.{field}: buffer underflow"));
+                };
+                buf = rest;
+                let text = std::str::from_utf8(bytes).map_err(|_| {
+                    format!("Request.{field}: invalid string value: data is not UTF-8 encoded")
+                })?;
+                match tag {
+                    2 => request.req_id = text,
+                    4 => request.data_json = text,
+                    _ => {}
+                }
+            }
+            _ => skip_field(wire_type, tag, &mut buf, DecodeContext::default())
+                .map_err(|e| e.to_string())?,
+        }
+    }
+    Ok(request)
+}
+
 /// Encodes a `Response` from borrowed parts, with no intermediate copies: what the transport
 /// sends. Byte for byte what `prost` writes for the same [`Response`] (fields in order, proto3
 /// defaults left out).
@@ -554,6 +614,66 @@ fn put_str(buf: &mut Vec<u8>, tag: u32, value: &str) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Structured and random byte strings: the in-place reader and prost agree on every one.
+    #[test]
+    fn the_in_place_reader_reads_what_prost_reads() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let good = Request {
+            pkg_id: 3,
+            req_id: Uuid::nil().to_string(),
+            method: "m".into(),
+            data_json: r#"{"a":"é"}"#.into(),
+        }
+        .encode_to_vec();
+        let mut inputs: Vec<Vec<u8>> = vec![
+            vec![],
+            good.clone(),
+            [good.clone(), good.clone()].concat(),
+            vec![0x08, 0xff, 0xff, 0xff, 0xff, 0x0f], // pkg_id -1 in five bytes
+            vec![0x0b, 0x0c],                         // an empty group, field 1
+            vec![0x2b, 0x08, 0x01, 0x2c],             // a group, field 5
+            vec![0x0c],                               // an end group without a start
+            vec![0x00],                               // tag 0
+            vec![0x12, 0x02, 0xc3, 0x28],             // invalid UTF-8
+            vec![0x22, 0x05, b'{'],                   // truncated
+        ];
+        for _ in 0..20_000 {
+            let mut input = if next() % 2 == 0 {
+                good.clone()
+            } else {
+                Vec::new()
+            };
+            for _ in 0..next() % 6 {
+                let at = (next() as usize) % (input.len() + 1);
+                match next() % 3 {
+                    0 if at < input.len() => input[at] = next() as u8,
+                    1 => input.insert(at, next() as u8),
+                    _ => input.truncate(at),
+                }
+            }
+            inputs.push(input);
+        }
+        for input in inputs {
+            let ours = decode_request(&input);
+            let theirs = Request::decode(&input[..]);
+            match (&ours, &theirs) {
+                (Ok(ours), Ok(theirs)) => assert_eq!(
+                    (ours.pkg_id, ours.req_id, ours.data_json),
+                    (theirs.pkg_id, &*theirs.req_id, &*theirs.data_json),
+                    "{input:x?}"
+                ),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{input:x?}: ours {ours:?}, prost {theirs:?}"),
+            }
+        }
+    }
 
     #[test]
     fn the_borrowed_encoder_writes_what_prost_writes() {

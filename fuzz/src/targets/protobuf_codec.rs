@@ -8,6 +8,7 @@
 //! envelope written as JSON (so the two formats cannot drift apart on any path).
 
 use super::app;
+use pkg_router::ResponseModel;
 use pkg_router::protobuf::{Message as _, Request, Response};
 use pkg_router::testing::{MemoryClient, MemorySocket};
 use pkg_router::transport::{AuthMode, Endpoint, Frame, WsConfig};
@@ -60,7 +61,22 @@ pub fn protobuf_codec(data: &[u8]) {
             assert_eq!(body.code, "invalid_envelope", "{response:?}");
         }
         (Some(_), Some(json)) => {
-            assert_eq!(response.to_json_frame().expect("convertible"), json);
+            let ours = response.to_json_frame().expect("convertible");
+            let not_json = "frame is not valid JSON: ";
+            let json_model: ResponseModel = serde_json::from_str(&json).expect("a response");
+            match (model.error_body(), json_model.error_body()) {
+                // JSON text that only a full parse refuses (a number out of range): the
+                // messages place the error in `data_json` and in the frame, at other columns.
+                (Some(a), Some(b))
+                    if a.msg.starts_with(not_json) && b.msg.starts_with(not_json) =>
+                {
+                    assert_eq!(
+                        (a.code, model.pkg_id, model.req_id),
+                        (b.code, json_model.pkg_id, json_model.req_id)
+                    );
+                }
+                _ => assert_eq!(ours, json),
+            }
         }
         (Some(_), None) => {
             // `data_json` is not JSON: refused as an envelope problem.

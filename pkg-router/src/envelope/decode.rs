@@ -276,13 +276,15 @@ impl<'a> RawRequest<'a> {
 
     /// The envelope of a protobuf `Request` ([protocol §7](crate::protocol#7-protobuf-format)),
     /// checked by the rules of a JSON one: `pkg_id` in range, `req_id` a UUID in any form,
-    /// `data_json` empty (`{}`), `null` (`{}`) or an object. `data` stays raw text, parsed
-    /// after the role check as for JSON.
+    /// `data_json` empty (`{}`), `null` (`{}`) or an object. As for JSON, `data` is parsed now
+    /// only when `eager(pkg_id)` allows it (the caller may run the handler); otherwise it is
+    /// only checked to be JSON and stays raw, parsed after the role check.
     #[cfg(feature = "protobuf")]
     pub(crate) fn from_parts(
         pkg_id: i32,
         req_id: &str,
         data_json: &'a str,
+        eager: impl Fn(u32) -> bool,
     ) -> Result<Self, EnvelopeError> {
         let pkg_id = u32::try_from(pkg_id)
             .ok()
@@ -310,8 +312,24 @@ impl<'a> RawRequest<'a> {
                 data: Slot::Absent,
             });
         }
-        let raw: Option<&'a RawValue> = serde_json::from_str(data_json)
-            .map_err(|e| error(EnvelopeProblem::Json(format!("data_json: {e}"))))?;
+        let json_error =
+            |e: serde_json::Error| error(EnvelopeProblem::Json(format!("data_json: {e}")));
+        if eager(pkg_id) {
+            return match serde_json::from_str::<Option<Value>>(data_json).map_err(json_error)? {
+                None => Ok(Self {
+                    pkg_id,
+                    req_id,
+                    data: Slot::Absent,
+                }),
+                Some(Value::Object(map)) => Ok(Self {
+                    pkg_id,
+                    req_id,
+                    data: Slot::Parsed(map),
+                }),
+                Some(_) => Err(error(EnvelopeProblem::InvalidData)),
+            };
+        }
+        let raw: Option<&'a RawValue> = serde_json::from_str(data_json).map_err(json_error)?;
         match raw {
             None => Ok(Self {
                 pkg_id,

@@ -246,16 +246,19 @@ impl Router {
         session: &Session,
         frame: &[u8],
     ) -> (Vec<u8>, bool) {
-        use prost::Message as _;
-        let request = match crate::protobuf::Request::decode(frame) {
+        // Read in place: `req_id` and `data_json` borrow the frame.
+        let request = match crate::protobuf::decode_request(frame) {
             Ok(request) => request,
             Err(err) => {
-                let err =
-                    EnvelopeError::new(crate::envelope::EnvelopeProblem::Protobuf(err.to_string()));
+                let err = EnvelopeError::new(crate::envelope::EnvelopeProblem::Protobuf(err));
                 return (crate::protobuf::encode_model(&invalid_envelope(err)), true);
             }
         };
-        match RawRequest::from_parts(request.pkg_id, &request.req_id, &request.data_json) {
+        let eager = |pkg_id| {
+            self.compiled(pkg_id)
+                .is_some_and(|e| holds_all_roles(&session.principal().roles, e.roles.iter()))
+        };
+        match RawRequest::from_parts(request.pkg_id, request.req_id, request.data_json, eager) {
             Ok(raw) => {
                 let (pkg_id, req_id) = (raw.pkg_id, raw.req_id);
                 let reply = self.run(session, pkg_id, req_id, Payload::Raw(raw)).await;

@@ -226,14 +226,13 @@ impl WireCodec for ProtobufCodec {
     }
 
     fn ids(&self, frame: &Frame) -> (u32, Uuid) {
-        use prost::Message as _;
         let Frame::Binary(bytes) = frame else {
             return (0, Uuid::nil());
         };
-        let Ok(request) = crate::protobuf::Request::decode(&bytes[..]) else {
+        let Ok(request) = crate::protobuf::decode_request(bytes) else {
             return (0, Uuid::nil());
         };
-        match RawRequest::from_parts(request.pkg_id, &request.req_id, "") {
+        match RawRequest::from_parts(request.pkg_id, request.req_id, "", |_| false) {
             Ok(raw) => (raw.pkg_id, raw.req_id),
             Err(err) => (err.pkg_id, err.req_id),
         }
