@@ -942,3 +942,192 @@ async fn books_client_prints_answers_and_pushes_and_fails_on_an_error_answer() {
         }
     }
 }
+
+/// Runs a `pkg_router::cli` command over `build`: (exit code, stdout, stderr).
+fn cli_command(
+    build: impl Fn() -> Result<pkg_router::Router, pkg_router::BuildError>,
+    args: &[&str],
+) -> (Option<u8>, String, String) {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = pkg_router::cli::Cli::new(build).run(&args, &mut &b""[..], &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_route_check_passes_on_the_books_app_and_fails_on_a_seeded_gap() {
+    let books = || app::build_router(app::db::Db::unconnected(), pkg_router::Hub::new());
+    let (code, out, err) = cli_command(books, &["check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("check: ok (8 handlers, 11 ids)"), "{out}");
+
+    // The same handlers plus one that requires no role and does not say so.
+    async fn export_everything() -> Result<(), pkg_router::HandlerError> {
+        Ok(())
+    }
+    let with_gap = || {
+        pkg_router::Router::builder()
+            .hub(pkg_router::Hub::new())
+            .state(app::db::Db::unconnected())
+            .state(app::handlers::ServerInfo::default())
+            .with_registered()
+            .route(pkg_router::Route::new(99, export_everything))
+            .build()
+    };
+    let (code, _, err) = cli_command(with_gap, &["check"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("id 99"), "{err}");
+    assert!(err.contains("requires no role"), "{err}");
+
+    let (code, out, _) = cli_command(books, &["routes", "--json"]);
+    assert_eq!(code, Some(0));
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    let create = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pkg_id"] == 3)
+        .unwrap();
+    assert_eq!(create["pushes"], json!([100]));
+    let (code, out, _) = cli_command(books, &["asyncapi"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["asyncapi"],
+        "3.0.0"
+    );
+}
+
+#[test]
+fn every_ws_limit_has_a_flag_and_an_environment_variable() {
+    use app::limits::ws_config;
+    let args: Vec<String> = [
+        "--rate-limit",
+        "off",
+        "--max-in-flight",
+        "64",
+        "--handler-timeout-ms",
+        "off",
+        "--auth-timeout-ms",
+        "1500",
+        "--max-connections",
+        "20_000",
+        "--allowed-origins",
+        "https://a.example, https://b.example",
+        "--outbound-queue",
+        "7",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let env = |name: &str| match name {
+        "BOOKS_OUTBOUND_QUEUE" => Some("9".to_owned()), // the flag wins
+        "BOOKS_MAX_MALFORMED" => Some("0".to_owned()),
+        "BOOKS_SHUTDOWN_GRACE_MS" => Some("250".to_owned()),
+        _ => None,
+    };
+    let config = ws_config(&args, env).unwrap();
+    assert_eq!(config.rate_limit, None);
+    assert_eq!(config.max_in_flight, 64);
+    assert_eq!(config.handler_timeout, None);
+    assert_eq!(config.auth_timeout, Duration::from_millis(1500));
+    assert_eq!(config.max_connections, 20_000);
+    assert_eq!(
+        config.allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+    assert_eq!(config.outbound_queue, 7);
+    assert_eq!(config.max_malformed, 0);
+    assert_eq!(config.shutdown_grace, Duration::from_millis(250));
+    let defaults = ws_config(&[], |_| None).unwrap();
+    assert_eq!(
+        defaults.max_in_flight,
+        pkg_router::transport::WsConfig::default().max_in_flight
+    );
+
+    for (flag, value, why) in [
+        ("--rate-limit", "0/60", "positive"),
+        ("--rate-limit", "100", "MESSAGES/SECONDS"),
+        ("--max-connections", "lots", "not a number"),
+        ("--auth", "sometimes", "required, optional or disabled"),
+    ] {
+        let args = [flag.to_owned(), value.to_owned()];
+        let err = ws_config(&args, |_| None).unwrap_err();
+        assert!(err.contains(flag) && err.contains(why), "{err}");
+    }
+    assert!(
+        ws_config(&["--max-in-flight".to_owned()], |_| None)
+            .unwrap_err()
+            .contains("needs a value")
+    );
+}
+
+/// `target/<profile>/examples/books`, which `cargo test` builds with the tests.
+fn books_binary() -> Option<std::path::PathBuf> {
+    let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    let binary = deps.parent()?.join("examples").join("books");
+    binary.exists().then_some(binary)
+}
+
+#[tokio::test]
+async fn the_served_example_takes_its_limits_from_flags_and_the_environment() {
+    let Some(binary) = books_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the books example is not built"
+        );
+        eprintln!("SKIPPED: the books example is not built; run `cargo test` without --test");
+        return;
+    };
+    let db = std::env::temp_dir().join(format!("books-limits-{}.db", uuid::Uuid::new_v4()));
+    let mut server = tokio::process::Command::new(&binary)
+        .args(["--addr", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .args(["--rate-limit", "3/60"])
+        .env("BOOKS_MAX_CONNECTIONS_PER_PRINCIPAL", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(server.stdout.take().unwrap()));
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the server printed its address");
+        if let Some(rest) = line.strip_prefix("books demo listening on http://") {
+            break rest.trim().to_owned();
+        }
+    };
+    let token = app::web::mint(app::DEV_SECRET, "limited", &[], Duration::from_secs(300)).unwrap();
+    let url = format!("ws://{addr}/web");
+    let client = Client::connect(&url).token(&token).await.unwrap();
+    // --rate-limit 3/60: the fourth request in a minute is refused.
+    for _ in 0..3 {
+        client
+            .request(PkgID::SERVER_INFO, &json!({}))
+            .await
+            .unwrap();
+    }
+    let refused = client
+        .request(PkgID::SERVER_INFO, &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(refused.data["code"], "rate_limited", "{refused:?}");
+    // BOOKS_MAX_CONNECTIONS_PER_PRINCIPAL=1: a second connection of the same user is refused.
+    match Client::connect(&url).token(&token).await {
+        Err(ConnectError::Auth { code, .. }) => assert_eq!(code, 1008),
+        other => panic!("a second connection: {other:?}"),
+    }
+    drop(client);
+    let _ = server.kill().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}

@@ -1,5 +1,5 @@
-//! Parsing of the attribute's arguments: `id = .., roles = [..], schema = .., schema_json = ..,
-//! timeout = ..`.
+//! Parsing of the attribute's arguments: `id = .., roles = [..], pushes = [..], schema = ..,
+//! schema_json = .., timeout = ..`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream, Parser};
@@ -7,7 +7,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprArray, Ident, Lit, LitStr, Token, Type};
 
 /// The accepted argument names, in the order error messages list them.
-const ARGUMENTS: &[&str] = &["id", "roles", "schema", "schema_json", "timeout"];
+const ARGUMENTS: &[&str] = &["id", "roles", "pushes", "schema", "schema_json", "timeout"];
 /// The largest package id, `2^31 - 1` (`pkg_router::pkg_id::MAX_PKG_ID`).
 const MAX_PKG_ID: u64 = i32::MAX as u64;
 
@@ -15,6 +15,10 @@ const MAX_PKG_ID: u64 = i32::MAX as u64;
 pub(crate) struct Args {
     pub(crate) ids: Vec<Expr>,
     pub(crate) roles: Vec<LitStr>,
+    /// `roles = []` written out: public on purpose.
+    pub(crate) public: bool,
+    /// `pushes = [..]`: the push ids the handler sends.
+    pub(crate) pushes: Vec<Expr>,
     pub(crate) schema: Option<Schema>,
     pub(crate) timeout: Option<Expr>,
 }
@@ -93,6 +97,7 @@ impl Args {
         };
         let mut ids: Option<(Ident, Vec<Expr>)> = None;
         let mut roles: Option<Vec<LitStr>> = None;
+        let mut pushes: Vec<Expr> = Vec::new();
         let mut schema: Option<Schema> = None;
         let mut seen: Vec<String> = Vec::new();
         let mut timeout = None;
@@ -123,6 +128,10 @@ impl Args {
                         "`id` needs at least one package id",
                     )),
                     Ok(list) => ids = Some((arg.name, list)),
+                    Err(err) => errors.push(err),
+                },
+                "pushes" => match parse_ids(arg.value.clone(), errors) {
+                    Ok(list) => pushes = list,
                     Err(err) => errors.push(err),
                 },
                 "roles" => match parse_roles(arg.value, errors) {
@@ -165,7 +174,9 @@ impl Args {
         };
         Some(Self {
             ids,
+            public: roles.as_ref().is_some_and(Vec::is_empty),
             roles: roles.unwrap_or_default(),
+            pushes,
             schema,
             timeout,
         })

@@ -97,6 +97,10 @@ fn registration(sig: &Signature, args: &Args) -> TokenStream {
         quote_spanned! {id.span()=> (#id) as u32 }
     });
     let id_names = args.ids.iter().map(id_name);
+    let pushes = args.pushes.iter().map(|id| {
+        quote_spanned! {id.span()=> (#id) as u32 }
+    });
+    let public = args.public;
     let roles = &args.roles;
     let schema_source = match &args.schema {
         None => String::new(),
@@ -155,6 +159,8 @@ fn registration(sig: &Signature, args: &Args) -> TokenStream {
                     ids: &[#(#ids),*],
                     id_names: &[#(#id_names),*],
                     roles: &[#(#roles),*],
+                    public: #public,
+                    pushes: &[#(#pushes),*],
                     schema: #schema_field,
                     schema_source: #schema_source,
                     make: __pkg_router_make,

@@ -18,7 +18,8 @@ use proc_macro::TokenStream;
 /// | argument | meaning |
 /// |---|---|
 /// | `id = X` or `id = [X, Y]` | required: the package id(s) served (a `pkg_ids!` variant, a `u32` constant or an integer literal in `0..=2^31-1`) |
-/// | `roles = ["a", "b"]` | the caller must hold **all** of these roles; absent or empty means public |
+/// | `roles = ["a", "b"]` | the caller must hold **all** of these roles; absent or empty means public, and `roles = []` written out says it is public on purpose (the route check, `pkg_router::cli`, accepts only that) |
+/// | `pushes = [PkgID::A, ..]` | the `#[push]` ids the handler sends, for the route table and the route check (a push id no handler declares is reported unused) |
 /// | `schema = T` | validate `data` against the JSON schema derived from `T: schemars::JsonSchema`, for a handler without a `Data<_>` argument (`Data<T>` brings `T`'s schema itself; both together do not compile) |
 /// | `schema_json = expr` | validate `data` against a hand-written schema (`expr` produces a `serde_json::Value`); with `RequestModel` or `Data<NoSchema<T>>` |
 /// | `timeout = expr` | answer `ERROR`/`timeout` after this `Duration` (a `const` expression) |

@@ -52,7 +52,7 @@ impl BroadcastBackend for RedisBackend {
     fn publish(&self, event: &HubEvent) {
         let shared = &self.shared;
         let seq = shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let message = match wire::encode(&shared.node, seq, event) {
+        let message = match wire::encode(&shared.node, seq, wall_clock_ms(), event) {
             Ok(message) => message,
             Err(_) => {
                 tracing::warn!("an event of a kind this backend does not know stays on this node");
@@ -203,6 +203,7 @@ pub(crate) async fn subscriber(
 ) {
     let channel = config.channel();
     let silent_after = config.heartbeat * 3;
+    let max_delay_ms = u64::try_from(config.max_publish_delay.as_millis()).unwrap_or(u64::MAX);
     let mut backoff = Backoff::new(config.reconnect_max_delay);
     let mut last_seq: HashMap<String, u64> = HashMap::new();
     let mut opened_before = false;
@@ -259,7 +260,8 @@ pub(crate) async fn subscriber(
             let incoming = match wire::decode(message.get_payload_bytes()) {
                 Ok(incoming) => incoming,
                 Err(err) => {
-                    tracing::warn!(error = %err, "unreadable message on the push channel, skipped");
+                    // Debug escapes whatever text of the message the error quotes.
+                    tracing::warn!(error = ?err, "unreadable message on the push channel, skipped");
                     continue;
                 }
             };
@@ -273,12 +275,22 @@ pub(crate) async fn subscriber(
             }
             let seq = incoming.seq();
             let Incoming::Event {
-                node: from, event, ..
+                node: from,
+                event,
+                at,
+                ..
             } = incoming
             else {
                 continue;
             };
             count_gap(&stats, &mut last_seq, from, seq);
+            // Late is worse than lost: a batch that sat in a stalled server is delivered when it
+            // wakes up, long after the fact. Node clocks are assumed to agree to well within
+            // max_publish_delay (NTP does).
+            if at != 0 && wall_clock_ms().saturating_sub(at) > max_delay_ms {
+                stats.drop_events(1, "late");
+                continue;
+            }
             if delivery.deliver(&event).is_none() {
                 tracing::debug!("hub gone: the subscriber stops");
                 return;
@@ -297,9 +309,26 @@ pub(crate) async fn subscriber(
     }
 }
 
+/// Now on this machine's wall clock, in ms since the Unix epoch (0 if the clock is before it).
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Nodes whose sequence numbers are tracked at most.
+const MAX_TRACKED_NODES: usize = 4096;
+
 /// Counts the events of `from` skipped between its last one and `seq` (lost while either side
 /// was cut off, or dropped by the sender).
 fn count_gap(stats: &Stats, last_seq: &mut HashMap<String, u64>, from: String, seq: u64) {
+    // Every restarted process is a new node: forget them all now and then rather than grow
+    // forever (a gap spanning the reset goes uncounted).
+    if last_seq.len() >= MAX_TRACKED_NODES && !last_seq.contains_key(&from) {
+        last_seq.clear();
+    }
     let last = last_seq.entry(from).or_insert(seq.saturating_sub(1));
     if seq > *last + 1 {
         let missed = seq - *last - 1;

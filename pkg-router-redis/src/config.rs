@@ -14,7 +14,7 @@ use std::time::Duration;
 /// | [`connect_timeout`](Self::connect_timeout) | 1 s | one connection attempt (and the subscription) |
 /// | [`reconnect_max_delay`](Self::reconnect_max_delay) | 2 s | the longest pause between reconnection attempts (never given up) |
 /// | [`publish_queue`](Self::publish_queue) | 4 096 events | pushes waiting for Redis; more are dropped and counted |
-/// | [`max_publish_delay`](Self::max_publish_delay) | 1 s | a push older than this when Redis can take it is dropped, not sent late |
+/// | [`max_publish_delay`](Self::max_publish_delay) | 1 s | a push older than this is dropped (by the sender, or by a receiver when Redis delivered it late), never delivered late |
 /// | [`heartbeat`](Self::heartbeat) | 1 s | the watchdog: a subscription that has not seen this node's own heartbeat for 3 of these is reopened |
 /// | [`lease_ttl`](Self::lease_ttl) | 15 s | how long a dead node's connection slots stay taken (refreshed every third of it) |
 /// | [`limit_timeout`](Self::limit_timeout) | 250 ms | the longest a connection or a request waits for a shared limit |
@@ -154,10 +154,10 @@ impl RedisConfig {
     }
 
     /// The longest pause between two reconnection attempts (they start at 50 ms and double).
-    /// Attempts never stop.
+    /// Attempts never stop. At least 50 ms: no attempt loop spins on a server that is down.
     #[must_use]
     pub fn reconnect_max_delay(mut self, delay: Duration) -> Self {
-        self.reconnect_max_delay = delay;
+        self.reconnect_max_delay = delay.max(crate::connection::Backoff::FIRST);
         self
     }
 
@@ -169,7 +169,8 @@ impl RedisConfig {
     }
 
     /// An event older than this when Redis can take it is dropped (and counted) rather than
-    /// delivered late to the other nodes.
+    /// delivered late to the other nodes; a receiver drops one that Redis delivers later than
+    /// this after it was made (a batch that sat in a stalled server), by the sender's clock.
     #[must_use]
     pub fn max_publish_delay(mut self, delay: Duration) -> Self {
         self.max_publish_delay = delay;
@@ -284,5 +285,13 @@ mod tests {
             Err(ConfigError::Prefix("my app".into()))
         );
         assert!(config.prefix("").check().is_err());
+    }
+
+    #[test]
+    fn a_zero_reconnect_delay_cannot_make_a_spinning_loop() {
+        let config = RedisConfig::new("redis://127.0.0.1/")
+            .unwrap()
+            .reconnect_max_delay(Duration::ZERO);
+        assert_eq!(config.reconnect_max_delay, Duration::from_millis(50));
     }
 }

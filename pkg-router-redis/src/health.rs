@@ -64,8 +64,9 @@ pub struct Health {
     pub since: Duration,
     /// Events sent to Redis.
     pub published: u64,
-    /// Events not sent: the queue was full, Redis failed or was too slow
-    /// ([`RedisConfig::max_publish_delay`](crate::RedisConfig::max_publish_delay)).
+    /// Events not sent (the queue was full, Redis failed or was too slow:
+    /// [`RedisConfig::max_publish_delay`](crate::RedisConfig::max_publish_delay)), and events
+    /// of other nodes that Redis delivered later than that (dropped on receipt).
     pub dropped: u64,
     /// Events received from other nodes and delivered here.
     pub received: u64,

@@ -32,6 +32,7 @@
 //!
 //! Run the same program on several machines (or ports) with the same Redis: a handler's
 //! `hub.to_room("book-12").push(..)` on one node reaches the room's members on all of them.
+//! The workspace's books example does so with `--redis URL` (its README shows two nodes).
 //!
 //! # Design
 //!
@@ -72,25 +73,30 @@
 //!
 //! # When Redis fails
 //!
-//! | what happens | local delivery | pushes to other nodes | shared limits (fail open, default) | shared limits (fail closed) | seen in |
-//! |---|---|---|---|---|---|
-//! | Redis down at start | works | dropped, counted; connects when Redis comes | per-node limits | connections refused (1013), requests `rate_limited` | `health().state = connecting/down`, warn logs |
-//! | Redis killed / connection lost | works | dropped and counted while down; the subscription is reopened (backoff 50 ms doubling to [`RedisConfig::reconnect_max_delay`], never giving up) and delivery resumes | per-node limits; leases are re-added by the next refresh | refused while down | `state = down`, `resubscribes`, `dropped` |
-//! | Redis stalled (SIGSTOP, overload) | works; handlers never wait | the queue fills and further pushes are dropped; a batch times out after [`RedisConfig::command_timeout`]; events older than [`RedisConfig::max_publish_delay`] are dropped, never sent late | each call given up after [`RedisConfig::limit_timeout`], then per-node | refused after the timeout | `state = down`, `dropped{reason="timeout"/"stale"/"queue_full"}` |
-//! | subscription silent (no own heartbeat for 3 × [`RedisConfig::heartbeat`]) | works | reopened by the watchdog | — | — | warn log, `resubscribes` |
-//! | a node dies (SIGKILL) | its clients reconnect elsewhere | — | its slots expire within [`RedisConfig::lease_ttl`] | same | — |
-//! | Redis restarted empty | works | resumes after resubscription | live slots are re-added by the next refresh (a third of the lease time) | same | `missed` counts events lost in between |
+//! Every behaviour below is tested against a real `redis-server` (killed, restarted, paused
+//! with SIGSTOP) in `tests/redis.rs` and `tests/cluster.rs`.
+//!
+//! | what happens | local delivery | pushes to other nodes | shared limits (fail open, default) | shared limits (fail closed) | count cache ([`SharedCounts`]) | health |
+//! |---|---|---|---|---|---|---|
+//! | Redis down at start | works | dropped and counted (`down`); the link connects when Redis comes | per-node limits, after at most [`RedisConfig::limit_timeout`] | connections closed 1013, requests `rate_limited` | every call fails ([`CountsError`]): count from the database | `connecting`, then `down` |
+//! | Redis killed / connection lost | works | dropped and counted while down (`down`, `redis_error`); the subscription is reopened (backoff 50 ms doubling to [`RedisConfig::reconnect_max_delay`], never giving up) and delivery resumes; nothing is replayed | per-node limits | refused while down | calls fail: count from the database; an invalidation that failed leaves other nodes' totals as they were until they expire | `down`, `resubscribes` grows |
+//! | Redis stalled (SIGSTOP, overload) | works; no handler, login or broadcast waits | the queue fills and further pushes are dropped (`queue_full`); a batch is given up after [`RedisConfig::command_timeout`] (`timeout`); a push older than [`RedisConfig::max_publish_delay`] is dropped by the sender (`stale`) and, if Redis delivers it later anyway, by the receivers (`late`) | each call given up after [`RedisConfig::limit_timeout`], then per-node | refused after that timeout | calls given up after [`RedisConfig::command_timeout`] | `down` once three heartbeats are missed |
+//! | subscription silent (no own heartbeat for 3 × [`RedisConfig::heartbeat`]) | works | the watchdog reopens it | — | — | — | `down` until reopened, `resubscribes` |
+//! | Redis restarted empty | works | resumes after resubscription; `missed` counts other nodes' pushes lost in between | live slots are re-added by the next refresh (every third of [`RedisConfig::lease_ttl`]); the rate limit starts afresh | same | every count is gone: counted again | back to `up` |
+//! | a node dies (SIGKILL) | its clients reconnect elsewhere | — | its slots expire within [`RedisConfig::lease_ttl`] | same | — | — |
 //!
 //! Pushes made during an outage are never replayed: a client that must not miss an update
-//! re-reads the state after a reconnect, exactly as after its own reconnect.
+//! re-reads the state after a reconnect, exactly as after its own reconnect. The receivers'
+//! `late` check compares the sender's clock with theirs: node clocks must agree to well within
+//! [`RedisConfig::max_publish_delay`] (NTP does).
 //!
 //! # Health and metrics
 //!
 //! [`RedisCluster::health`] returns the link's [`BackendState`] and counters (the books example
 //! serves them on `/health`). With the `metrics` feature the same are recorded through the
 //! `metrics` facade: `redis_backend_up` (gauge), `redis_backend_published_total`,
-//! `redis_backend_dropped_total{reason}` (`down`, `outage`, `queue_full`, `stale`, `timeout`,
-//! `redis_error`, `unsupported`, `closed`), `redis_backend_received_total`, `redis_backend_missed_total`,
+//! `redis_backend_dropped_total{reason}` (`down`, `outage`, `queue_full`, `stale`, `late`,
+//! `timeout`, `redis_error`, `unsupported`, `closed`), `redis_backend_received_total`, `redis_backend_missed_total`,
 //! `redis_backend_resubscribes_total`; the transport adds
 //! `shared_limit_unavailable_total{limit, mode}` when a shared limit falls back or refuses.
 //!

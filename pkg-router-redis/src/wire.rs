@@ -9,7 +9,9 @@
 //! ```
 //!
 //! `kind` is `push`, `close` (with `code` and `reason`) or `beat` (the watchdog's heartbeat).
-//! `seq` counts the messages of one node, so a receiver can tell when it missed some.
+//! `seq` counts the messages of one node, so a receiver can tell when it missed some. `at` is
+//! when the sender queued it (its wall clock, ms since the Unix epoch), so a receiver can drop
+//! what Redis delivered late (a batch that sat in a stalled server's socket).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use pkg_router::hub::{CloseReason, HubEvent, Push, Target};
@@ -42,6 +44,9 @@ struct Header<'a> {
     #[serde(borrow)]
     node: &'a str,
     seq: u64,
+    /// When the sender queued it, ms since the Unix epoch (0: unknown).
+    #[serde(default)]
+    at: u64,
     kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     target: Option<WireTarget>,
@@ -65,6 +70,8 @@ pub(crate) enum Incoming {
     Event {
         node: String,
         seq: u64,
+        /// When the sender queued it (ms since the Unix epoch; 0: unknown).
+        at: u64,
         event: HubEvent,
     },
     /// A heartbeat of node `node`.
@@ -129,7 +136,12 @@ fn write(header: &Header<'_>, frame: &[u8]) -> Bytes {
 }
 
 /// The message for `event`, sent by `node` as its `seq`th.
-pub(crate) fn encode(node: &str, seq: u64, event: &HubEvent) -> Result<Bytes, EncodeError> {
+pub(crate) fn encode(
+    node: &str,
+    seq: u64,
+    at: u64,
+    event: &HubEvent,
+) -> Result<Bytes, EncodeError> {
     let (kind, target, frame, code, reason) = match event {
         HubEvent::Push { target, push } => {
             (Kind::Push, target, push.json_frame().as_ref(), None, None)
@@ -147,6 +159,7 @@ pub(crate) fn encode(node: &str, seq: u64, event: &HubEvent) -> Result<Bytes, En
         v: VERSION,
         node,
         seq,
+        at,
         kind,
         target: Some(target_to_wire(target)?),
         code,
@@ -161,6 +174,7 @@ pub(crate) fn beat(node: &str, seq: u64) -> Bytes {
         v: VERSION,
         node,
         seq,
+        at: 0,
         kind: Kind::Beat,
         target: None,
         code: None,
@@ -182,6 +196,7 @@ pub(crate) fn decode(message: &[u8]) -> Result<Incoming, DecodeError> {
     }
     let node = header.node.to_owned();
     let seq = header.seq;
+    let at = header.at;
     let event = match header.kind {
         Kind::Beat => return Ok(Incoming::Beat { node, seq }),
         Kind::Push => {
@@ -202,7 +217,12 @@ pub(crate) fn decode(message: &[u8]) -> Result<Incoming, DecodeError> {
             }
         }
     };
-    Ok(Incoming::Event { node, seq, event })
+    Ok(Incoming::Event {
+        node,
+        seq,
+        at,
+        event,
+    })
 }
 
 #[cfg(test)]
@@ -228,11 +248,17 @@ mod tests {
             let HubEvent::Push { push: sent, .. } = &event else {
                 unreachable!()
             };
-            let message = encode("node-a", 7, &event).unwrap();
-            let Incoming::Event { node, seq, event } = decode(&message).unwrap() else {
+            let message = encode("node-a", 7, 1_700_000_000_000, &event).unwrap();
+            let Incoming::Event {
+                node,
+                seq,
+                at,
+                event,
+            } = decode(&message).unwrap()
+            else {
                 panic!("not an event")
             };
-            assert_eq!((node.as_str(), seq), ("node-a", 7));
+            assert_eq!((node.as_str(), seq, at), ("node-a", 7, 1_700_000_000_000));
             assert_eq!(event.target(), &target);
             let HubEvent::Push { push: got, .. } = event else {
                 panic!("not a push")
@@ -247,7 +273,7 @@ mod tests {
             target: Target::principal("mallory"),
             reason: CloseReason::new(1008, "banned"),
         };
-        let message = encode("n", 1, &event).unwrap();
+        let message = encode("n", 1, 0, &event).unwrap();
         let Incoming::Event { event, .. } = decode(&message).unwrap() else {
             panic!("not an event")
         };

@@ -16,6 +16,10 @@ pub struct HandlerRegistration {
     pub id_names: &'static [&'static str],
     /// Required roles (ALL-of).
     pub roles: &'static [&'static str],
+    /// `roles = []` was written: public on purpose (`check` accepts it).
+    pub public: bool,
+    /// The push ids the handler declares it sends (`pushes = [..]`).
+    pub pushes: &'static [u32],
     /// Produces the JSON schema of `data`, if the handler declared one.
     pub schema: Option<fn() -> Value>,
     /// How the schema was declared (`schema = CreateBook`), for error messages; `""` without.

@@ -57,6 +57,7 @@ pub(crate) fn settings(db: PathBuf) -> app::Settings {
         jwt_secret: None,
         jwt_issuer: None,
         ws: pkg_router::transport::WsConfig::default(),
+        redis: None,
     }
 }
 

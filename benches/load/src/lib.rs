@@ -20,6 +20,8 @@
 
 mod child;
 mod client;
+pub mod client_cost;
+pub mod cluster;
 mod fanout;
 mod memory;
 mod procfs;

@@ -6,7 +6,8 @@
 //! cargo run --release -p pkg-router-bench -- smoke    # a few seconds, tiny sizes
 //! ```
 //!
-//! `all` prints a markdown report and writes it to `target/bench-report.md`.
+//! `all` prints a markdown report and writes it to `target/bench-report.md`; `client-cost`
+//! measures the CPU per request of `pkg_router::client::Client` against the raw client.
 #![forbid(unsafe_code)]
 
 use pkg_router_bench::{BenchError, Kind, Plan};
@@ -17,6 +18,12 @@ const USAGE: &str = "\
 usage:
   pkg-router-bench all   [options]   full run; report to stdout and target/bench-report.md
   pkg-router-bench smoke [options]   a few seconds with tiny sizes
+  pkg-router-bench client-cost [cost options]
+                                     CPU per request of pkg_router::client::Client against the
+                                     raw tokio-tungstenite client, same server, same run
+  pkg-router-bench cluster [--fanout C1,C2] [--messages M] [--requests N] [--rounds R]
+                                     3 nodes on Redis against 1 (needs redis-server): fan-out,
+                                     publish cost, shared rate limit; markdown to stdout
   pkg-router-bench serve <pkg-router|floor|jsonrpsee> --port N [--max-lifetime SECS] [--threads N]
                                      (used by the driver: one server in this process)
 options (override the plan's sizes):
@@ -33,7 +40,15 @@ options (override the plan's sizes):
   --idle N               idle connections of the memory run (0: skip)
   --out PATH             where to write the report (all: target/bench-report.md)
   --server-threads N     worker threads of each server's runtime (default: one per CPU)
-  --server-wrapper CMD   run each server under CMD, e.g. \"valgrind --tool=callgrind\" or heaptrack";
+  --server-wrapper CMD   run each server under CMD, e.g. \"valgrind --tool=callgrind\" or heaptrack
+cost options:
+  --connections N        connections of each variant (default 50)
+  --requests N           requests of each round, all connections together (default 20000)
+  --warmup-rounds N      unmeasured rounds of each variant first (default 2)
+  --repetitions N        measured rounds of each variant, order alternating (default 6)
+  --only raw|client      run one variant alone (to profile this process)
+  --out PATH             also write the report there
+  --server-threads N, --server-wrapper CMD   as above";
 
 fn main() -> Result<(), BenchError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +59,8 @@ fn main() -> Result<(), BenchError> {
     match command.as_str() {
         "serve" => serve(&args[1..]),
         "all" | "smoke" => bench(command, &args[1..]),
+        "client-cost" => client_cost(&args[1..]),
+        "cluster" => cluster(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -147,6 +164,73 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
     }
     if !report.failures.is_empty() {
         return Err(format!("{} scenario(s) failed", report.failures.len()).into());
+    }
+    Ok(())
+}
+
+fn cluster(args: &[String]) -> Result<(), BenchError> {
+    let mut plan = pkg_router_bench::cluster::ClusterPlan::default();
+    let mut i = 0;
+    while i < args.len() {
+        let name = args[i].as_str();
+        let v = value(args, i, name)?;
+        match name {
+            "--fanout" => {
+                plan.clients = v
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--messages" => plan.messages = v.parse()?,
+            "--requests" => plan.requests = v.parse()?,
+            "--rounds" => plan.rounds = v.parse::<usize>()?.max(1),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    println!("{}", pkg_router_bench::cluster::run(&plan)?);
+    Ok(())
+}
+
+fn client_cost(args: &[String]) -> Result<(), BenchError> {
+    use pkg_router_bench::client_cost::{CostPlan, Variant};
+    let mut plan = CostPlan::new(std::env::current_exe()?);
+    let mut out: Option<PathBuf> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let name = args[i].as_str();
+        let v = value(args, i, name)?;
+        match name {
+            "--connections" => plan.connections = v.parse::<usize>()?.max(1),
+            "--requests" => plan.requests = v.parse()?,
+            "--warmup-rounds" => plan.warmup_rounds = v.parse()?,
+            "--repetitions" => plan.repetitions = v.parse()?,
+            "--only" => {
+                plan.variants = vec![
+                    Variant::parse(v).ok_or_else(|| format!("--only: raw or client, not {v}"))?,
+                ];
+            }
+            "--out" => out = Some(PathBuf::from(v)),
+            "--server-threads" => plan.server_threads = Some(v.parse()?),
+            "--server-wrapper" => {
+                plan.server_wrapper = v.split_whitespace().map(str::to_owned).collect();
+            }
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    let report = pkg_router_bench::client_cost::run(&plan)?;
+    let invocation =
+        std::iter::once("cargo run --release -p pkg-router-bench -- client-cost".to_owned())
+            .chain(args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+    let markdown = report.markdown(&invocation);
+    println!("{markdown}");
+    if let Some(path) = out {
+        std::fs::write(&path, &markdown)?;
+        eprintln!("[pkg-router-bench] report written to {}", path.display());
     }
     Ok(())
 }

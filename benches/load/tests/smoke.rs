@@ -55,3 +55,23 @@ fn smoke_run_measures_every_scenario() {
         assert!(markdown.contains(heading), "{heading} missing:\n{markdown}");
     }
 }
+
+#[test]
+fn client_cost_measures_both_variants() {
+    use pkg_router_bench::client_cost::{self, CostPlan, Variant};
+    let mut plan = CostPlan::new(PathBuf::from(env!("CARGO_BIN_EXE_pkg-router-bench")));
+    plan.connections = 2;
+    plan.requests = 40;
+    plan.warmup_rounds = 1;
+    plan.repetitions = 2;
+    let report = client_cost::run(&plan).unwrap();
+    let variants: Vec<Variant> = report.variants.iter().map(|v| v.variant).collect();
+    assert_eq!(variants, [Variant::Raw, Variant::Client]);
+    for v in &report.variants {
+        assert_eq!((v.requests, v.errors), (2 * 40, 0), "{v:?}");
+        assert!(v.throughput() > 0.0);
+    }
+    assert_eq!(report.pair_ratios.len(), 2);
+    let markdown = report.markdown("pkg-router-bench client-cost");
+    assert!(markdown.contains("client / raw"), "{markdown}");
+}

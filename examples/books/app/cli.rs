@@ -1,7 +1,7 @@
-//! Command line: `serve` (default), `token`, `routes`.
+//! Command line: `serve` (default), `token`, and pkg_router::cli's `routes`, `asyncapi`,
+//! `check`, `new-handler`.
 
 use super::{DEV_SECRET, Settings, web};
-use pkg_router::transport::WsConfig;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,13 +11,17 @@ books: the pkg-router demo (SQLite, JWT, CRUD, pagination, live updates)
 USAGE:
     cargo run --example books [-- OPTIONS]                     serve
     cargo run --example books -- token --user NAME --roles A,B [--ttl SECONDS]
-    cargo run --example books -- routes
+    cargo run --example books -- routes [--json] | asyncapi | check
+    cargo run --example books -- new-handler NAME --id N [--roles A,B] ...   (see new-handler --help)
 
 OPTIONS (serve; each also from the environment; token reads --jwt-secret and --jwt-issuer):
     --addr ADDR         listen address [BOOKS_ADDR, default 127.0.0.1:8000]
     --db PATH           SQLite file, created and migrated on first start [BOOKS_DB, default books.db]
     --jwt-secret SECRET HS256 secret [BOOKS_JWT_SECRET, default: a public dev secret]
     --jwt-issuer ISS    the `iss` tokens must carry [BOOKS_JWT_ISSUER, default: not checked]
+    --redis URL         join the other nodes on this Redis: pushes, the connection limit and the
+                        count cache are shared (e.g. redis://127.0.0.1:6379/) [BOOKS_REDIS,
+                        default: a single node]
 ";
 
 /// Reads `--name value` from `args`, else the environment variable.
@@ -32,6 +36,10 @@ pub async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{HELP}");
+        print!(
+            "\nLIMITS (serve; pkg_router::transport::WsConfig, defaults in brackets):\n{}",
+            super::limits::help()
+        );
         return ExitCode::SUCCESS;
     }
     let secret = option(&args, "--jwt-secret", Some("BOOKS_JWT_SECRET"));
@@ -72,24 +80,16 @@ pub async fn main() -> ExitCode {
                 }
             }
         }
-        Some("routes") => {
-            // The route table needs no database: build the router over an in-memory one.
-            let dir = std::env::temp_dir().join(format!("books-routes-{}.db", std::process::id()));
-            let result = async {
-                let db = super::db::Db::open(&dir).await?;
-                let router = super::build_router(db, pkg_router::Hub::new())?;
-                print!("{}", router.routes());
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            }
-            .await;
-            let _ = std::fs::remove_file(&dir);
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("{err}");
-                    ExitCode::FAILURE
-                }
-            }
+        Some(command) if pkg_router::cli::COMMANDS.contains(&command) => {
+            // routes, asyncapi, check, new-handler (pkg_router::cli). The router is built over a
+            // pool that never connects: listing routes runs no query.
+            let cli = pkg_router::cli::Cli::new(|| {
+                super::build_router(super::db::Db::unconnected(), pkg_router::Hub::new())
+            })
+            .root(env!("CARGO_MANIFEST_DIR"))
+            .ids_file("examples/books/app/ids.rs")
+            .asyncapi_info("Books API", env!("CARGO_PKG_VERSION"), "/web");
+            cli.intercept().unwrap_or(ExitCode::FAILURE)
         }
         Some(other) if !other.starts_with("--") && other != "serve" => {
             eprintln!("unknown command `{other}`\n\n{HELP}");
@@ -107,6 +107,13 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         return ExitCode::FAILURE;
     };
     let db = option(args, "--db", Some("BOOKS_DB")).unwrap_or_else(|| "books.db".into());
+    let ws = match super::limits::ws_config(args, |name| std::env::var(name).ok()) {
+        Ok(ws) => ws,
+        Err(err) => {
+            eprintln!("{err}\n\n{HELP}");
+            return ExitCode::FAILURE;
+        }
+    };
     if secret.is_none() {
         tracing::warn!(
             "!!! no --jwt-secret / BOOKS_JWT_SECRET: using the PUBLIC DEV SECRET; anyone can mint tokens (POST /dev/token). Never run this in production. !!!"
@@ -117,7 +124,9 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         db: db.into(),
         jwt_secret: secret.clone(),
         jwt_issuer: issuer,
-        ws: WsConfig::default(),
+        ws,
+        // An empty BOOKS_REDIS means a single node.
+        redis: option(args, "--redis", Some("BOOKS_REDIS")).filter(|url| !url.is_empty()),
     };
     let running = match super::start(settings).await {
         Ok(running) => running,
@@ -133,6 +142,12 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         "  WebSocket:  ws://{addr}/web  (first frame: {{\"type\":\"auth\",\"token\":\"Bearer <token>\"}})"
     );
     println!("  AsyncAPI:   http://{addr}/asyncapi.json");
+    if let Some(cluster) = &running.cluster {
+        println!(
+            "  cluster:    node {} on Redis (its state: http://{addr}/health)",
+            cluster.node_id()
+        );
+    }
     println!(
         "  a token:    cargo run --example books -- token --user alice --roles view-books,create-book,update-book,delete-book,admin,get-authors,create-author"
     );

@@ -2,11 +2,13 @@
 //! design's commands over repositories). Each write runs in one transaction; callers announce
 //! a change only after `execute` returned, that is after the commit.
 
+use super::count_cache::TTL;
 use super::db::Db;
 use super::error::BooksError;
 use super::models::{Author, AuthorFilters, Book, BookFilters, CreateBook, UpdateBook};
 use super::repo::{AuthorRepository, BookRepository, PageRequest};
 use pkg_router::{PageMeta, Paginated};
+use pkg_router_redis::CountLookup;
 
 /// Page parameters as clients send them.
 #[derive(Clone, Debug, Default)]
@@ -98,7 +100,7 @@ impl CreateBookCommand<'_> {
             .await
             .map_err(|err| duplicate_isbn(err, input.isbn.as_deref()))?;
         tx.commit().await?;
-        db.counts.invalidate("books");
+        db.invalidate_counts("books").await;
         Ok(book)
     }
 }
@@ -139,7 +141,7 @@ impl UpdateBookCommand<'_> {
             .map_err(|err| duplicate_isbn(err, input.isbn.as_deref()))?;
         tx.commit().await?;
         if moves {
-            db.counts.invalidate("books");
+            db.invalidate_counts("books").await;
         }
         Ok(book)
     }
@@ -157,7 +159,7 @@ impl DeleteBookCommand<'_> {
             .await?
             .ok_or(BooksError::BookNotFound(id))?;
         tx.commit().await?;
-        db.counts.invalidate("books");
+        db.invalidate_counts("books").await;
         Ok(title)
     }
 }
@@ -174,7 +176,7 @@ impl CreateAuthorCommand<'_> {
         })
         .create(name)
         .await?;
-        db.counts.invalidate("authors");
+        db.invalidate_counts("authors").await;
         Ok(author)
     }
 }
@@ -256,6 +258,24 @@ async fn cached_count(
     key: String,
     count: impl std::future::Future<Output = Result<u64, sqlx::Error>>,
 ) -> Result<u64, BooksError> {
+    if let Some(shared) = &db.shared_counts {
+        let generation = match shared.lookup(table, &key).await {
+            Ok(CountLookup::Hit(total)) => return Ok(total),
+            Ok(CountLookup::Miss(generation)) => Some(generation),
+            Err(err) => {
+                // No local fallback: a total cached here would not see other nodes' writes.
+                tracing::debug!(%err, "shared count cache unavailable: counting");
+                None
+            }
+        };
+        let total = count.await?;
+        if let Some(generation) = generation
+            && let Err(err) = shared.store(table, &key, generation, total, TTL).await
+        {
+            tracing::debug!(%err, "cannot store a count in the shared cache");
+        }
+        return Ok(total);
+    }
     if let Some(total) = db.counts.get(table, &key) {
         return Ok(total);
     }

@@ -1,6 +1,7 @@
 //! The database: a SQLite pool, the count cache and a query counter.
 
 use super::count_cache::CountCache;
+use pkg_router_redis::SharedCounts;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use std::path::Path;
@@ -13,6 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Db {
     pub pool: SqlitePool,
     pub counts: Arc<CountCache>,
+    /// With `--redis`: the totals every node shares, used instead of `counts` so that a write
+    /// on one node is seen in the totals of all of them.
+    pub shared_counts: Option<SharedCounts>,
     queries: Arc<AtomicU64>,
 }
 
@@ -33,8 +37,38 @@ impl Db {
         Ok(Self {
             pool,
             counts: Arc::new(CountCache::default()),
+            shared_counts: None,
             queries: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// A pool that connects only when first used: for building the router where no query runs
+    /// (the `routes` and `check` commands).
+    pub fn unconnected() -> Self {
+        let options = SqliteConnectOptions::new().in_memory(true);
+        Self {
+            pool: SqlitePoolOptions::new().connect_lazy_with(options),
+            counts: Arc::new(CountCache::default()),
+            shared_counts: None,
+            queries: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Shares the count cache with the other nodes through Redis.
+    pub fn with_shared_counts(mut self, counts: SharedCounts) -> Self {
+        self.shared_counts = Some(counts);
+        self
+    }
+
+    /// Forgets the counts of `table`, here and (with `--redis`) on every node. Called after
+    /// the write's commit, so a count taken before it is never served again.
+    pub async fn invalidate_counts(&self, table: &'static str) {
+        self.counts.invalidate(table);
+        if let Some(shared) = &self.shared_counts
+            && let Err(err) = shared.invalidate(table).await
+        {
+            tracing::warn!(%err, table, "cannot invalidate the shared count cache: other nodes may serve an old total until it expires");
+        }
     }
 
     /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front: a deferred

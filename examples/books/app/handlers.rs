@@ -52,7 +52,7 @@ async fn get_paginated_authors(
 /// connection more than it could read.
 const READERS: [&str; 1] = ["view-books"];
 
-#[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"])]
+#[pkg_handler(id = PkgID::CREATE_BOOK, roles = ["create-book"], pushes = [PkgID::BOOK_CREATED])]
 async fn create_book(
     Data(input): Data<CreateBook>,
     State(db): State<Db>,
@@ -89,7 +89,7 @@ async fn get_books(
         .await
 }
 
-#[pkg_handler(id = PkgID::UPDATE_BOOK, roles = ["update-book"])]
+#[pkg_handler(id = PkgID::UPDATE_BOOK, roles = ["update-book"], pushes = [PkgID::BOOK_UPDATED])]
 async fn update_book(
     Data(input): Data<UpdateBook>,
     State(db): State<Db>,
@@ -108,7 +108,7 @@ async fn update_book(
     Ok(book)
 }
 
-#[pkg_handler(id = PkgID::DELETE_BOOK, roles = ["delete-book", "admin"])]
+#[pkg_handler(id = PkgID::DELETE_BOOK, roles = ["delete-book", "admin"], pushes = [PkgID::BOOK_DELETED])]
 async fn delete_book(
     Data(input): Data<DeleteBook>,
     State(db): State<Db>,
@@ -135,7 +135,7 @@ async fn create_author(
     CreateAuthorCommand(&db).execute(&input.name).await
 }
 
-#[pkg_handler(id = PkgID::SERVER_INFO)]
+#[pkg_handler(id = PkgID::SERVER_INFO, roles = [])] // public on purpose
 async fn server_info(State(info): State<ServerInfo>, hub: Hub) -> Result<Value, HandlerError> {
     Ok(json!({
         "version": env!("CARGO_PKG_VERSION"),

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod handlers;
 pub mod ids;
+pub mod limits;
 pub mod models;
 pub mod repo;
 pub mod web;
@@ -21,6 +22,7 @@ use ids::PkgID;
 use pkg_router::jwt::JwtAuthenticator;
 use pkg_router::transport::WsConfig;
 use pkg_router::{Hub, Router};
+use pkg_router_redis::{RedisCluster, RedisConfig};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +41,9 @@ pub struct Settings {
     /// The `iss` tokens must carry; `None`: `iss` is not checked.
     pub jwt_issuer: Option<String>,
     pub ws: WsConfig,
+    /// `--redis URL`: join the other nodes on this Redis (pushes, connection limit, count
+    /// cache); `None`: a single node, as before.
+    pub redis: Option<String>,
 }
 
 /// A running server.
@@ -47,6 +52,8 @@ pub struct Running {
     pub hub: Hub,
     pub db: Db,
     pub router: Router,
+    /// The link to the other nodes, with `--redis`.
+    pub cluster: Option<RedisCluster>,
     pub server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
 }
 
@@ -74,9 +81,21 @@ pub fn build_router(db: Db, hub: Hub) -> Result<Router, pkg_router::BuildError> 
 pub async fn start(
     settings: Settings,
 ) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
-    let db = Db::open(&settings.db).await?;
+    let mut db = Db::open(&settings.db).await?;
     db.seed().await?;
-    let hub = Hub::new();
+    // Several nodes: pushes, the per-principal connection limit and the count cache go
+    // through Redis. One node: everything stays in this process.
+    let cluster = match &settings.redis {
+        Some(url) => Some(RedisCluster::new(RedisConfig::new(url)?.prefix("books"))?),
+        None => None,
+    };
+    let hub = match &cluster {
+        Some(cluster) => {
+            db = db.with_shared_counts(cluster.counts());
+            Hub::with_backend(cluster.backend())
+        }
+        None => Hub::new(),
+    };
     let router = build_router(db.clone(), hub.clone())?;
     let secret = settings
         .jwt_secret
@@ -93,6 +112,7 @@ pub async fn start(
         asyncapi: Arc::new(router.asyncapi("Books API", env!("CARGO_PKG_VERSION"), "/web")),
         dev_secret: settings.jwt_secret.is_none().then(|| secret.clone()),
         issuer: settings.jwt_issuer.clone(),
+        cluster: cluster.clone(),
     };
     let app = web::routes(web, router.clone(), settings.ws.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
@@ -105,6 +125,7 @@ pub async fn start(
         hub,
         db,
         router,
+        cluster,
         server,
     })
 }

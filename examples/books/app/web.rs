@@ -12,6 +12,7 @@ use pkg_router::jwt::{Claims, JwtAuthenticator};
 use pkg_router::router::Session;
 use pkg_router::transport::{Endpoint, WsConfig};
 use pkg_router::{HandlerError, Hub, RequestModel, Router, RspCode};
+use pkg_router_redis::RedisCluster;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -28,10 +29,16 @@ pub struct Web {
     pub dev_secret: Option<String>,
     /// The issuer tokens must carry, if one is configured (`/dev/token` puts it in).
     pub issuer: Option<String>,
+    /// The link to the other nodes (`--redis`), if any.
+    pub cluster: Option<RedisCluster>,
 }
 
 pub fn routes(web: Web, router: Router, config: WsConfig) -> HttpRouter {
-    let endpoint = Endpoint::new(router.clone(), config).with_authenticator(web.auth.clone());
+    let mut endpoint = Endpoint::new(router.clone(), config).with_authenticator(web.auth.clone());
+    if let Some(cluster) = &web.cluster {
+        // The per-principal connection limit counts every node's connections.
+        endpoint = endpoint.with_shared_limits(cluster.limits());
+    }
     let list_books = move |State(web): State<Web>, headers: HeaderMap, Query(query)| {
         list_books(web, router.clone(), headers, query)
     };
@@ -74,8 +81,26 @@ async fn asyncapi(State(web): State<Web>) -> Json<Value> {
     Json(Value::clone(&web.asyncapi))
 }
 
+/// `status` stays `ok` while Redis is away: this node still serves its own clients; `cluster`
+/// says whether pushes reach the other nodes.
 async fn health(State(web): State<Web>) -> Json<Value> {
-    Json(json!({"status": "ok", "connections": web.hub.connection_count()}))
+    let mut body = json!({"status": "ok", "connections": web.hub.connection_count()});
+    if let Some(cluster) = &web.cluster {
+        let health = cluster.health();
+        body["cluster"] = json!({
+            "backend": "redis",
+            "node": cluster.node_id(),
+            "state": health.state.as_str(),
+            "since_ms": u64::try_from(health.since.as_millis()).unwrap_or(u64::MAX),
+            "published": health.published,
+            "received": health.received,
+            "dropped": health.dropped,
+            "missed": health.missed,
+            "resubscribes": health.resubscribes,
+            "limit_errors": health.limit_errors,
+        });
+    }
+    Json(body)
 }
 
 /// The query string of `GET /api/books`, as text: the GET_BOOKS schema, not the extractor, says

@@ -158,6 +158,39 @@ impl RouterBuilder {
         self
     }
 
+    /// Adds the [`#[pkg_handler]`](crate::pkg_handler) registered for `pkg_id`, with its roles,
+    /// schema and timeout, and no other: a router for a test of one handler (see
+    /// [`TestRouter::registered`](crate::testing::TestRouter::registered)), or one serving a
+    /// subset. [`build`](Self::build) fails with [`BuildError::MissingHandlers`] when no
+    /// handler is registered for `pkg_id`.
+    ///
+    /// # Examples
+    ///
+    /// ```standalone_crate
+    /// use pkg_router::{pkg_handler, HandlerError, Router};
+    ///
+    /// #[pkg_handler(id = 1, roles = [])]
+    /// async fn ping() -> Result<&'static str, HandlerError> { Ok("pong") }
+    ///
+    /// #[pkg_handler(id = 2, roles = ["admin"])]
+    /// async fn purge() -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let router = Router::builder().registered(2).build()?;
+    /// assert!(router.routes().get(1).is_none());
+    /// assert!(Router::builder().registered(3).build().is_err());
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
+    pub fn registered(mut self, pkg_id: impl IntoPkgId) -> Self {
+        let pkg_id = pkg_id.into_pkg_id();
+        self.routes.extend(
+            registry::handlers()
+                .filter(|registration| registration.ids.contains(&pkg_id))
+                .map(Route::from_registration),
+        );
+        self.required.insert(pkg_id);
+        self
+    }
+
     /// Adds a public handler for `pkg_id`, its schema the one a [`Data<T>`](crate::Data)
     /// argument brings. Use [`route`](Self::route) for roles, an explicit schema and timeout.
     ///
@@ -545,6 +578,8 @@ impl RouterBuilder {
                     name: name.map(str::to_owned),
                     handler: Some(source.path.clone()),
                     roles: roles.to_vec(),
+                    public: route.public,
+                    pushes: route.pushes.clone(),
                     has_schema: schema.is_some(),
                     push: false,
                     location: Some(source.location.clone()),
@@ -569,6 +604,8 @@ impl RouterBuilder {
                     name: Some((*name).to_owned()),
                     handler: None,
                     roles: Vec::new(),
+                    public: false,
+                    pushes: Vec::new(),
                     has_schema: false,
                     push: *push,
                     location: None,

@@ -42,6 +42,10 @@ pub struct Route {
     pub(super) ids: Vec<(u32, Option<&'static str>)>,
     pub(super) handler: BoxedHandler,
     pub(super) roles: Vec<String>,
+    /// Declared public on purpose ([`Route::public`], `roles = []`).
+    pub(super) public: bool,
+    /// The push ids it declares it sends ([`Route::pushes`]).
+    pub(super) pushes: Vec<u32>,
     /// An explicit schema, with what declared it (for error messages).
     pub(super) schema: Option<(Value, String)>,
     pub(super) timeout: Option<Duration>,
@@ -84,6 +88,8 @@ impl Route {
             },
             handler: BoxedHandler::new(handler),
             roles: Vec::new(),
+            public: false,
+            pushes: Vec::new(),
             schema: None,
             timeout: None,
         }
@@ -157,6 +163,55 @@ impl Route {
         S: Into<String>,
     {
         self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Declares the route public on purpose: it requires no role, and the route check
+    /// ([`cli`](crate::cli) `check`, [`RouteInfo::public`](crate::router::RouteInfo::public))
+    /// accepts that. `#[pkg_handler(roles = [])]` says the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// async fn server_info() -> Result<&'static str, HandlerError> { Ok("v1") }
+    ///
+    /// let router = Router::builder().route(Route::new(8, server_info).public()).build()?;
+    /// assert!(router.routes().get(8).unwrap().public);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn public(mut self) -> Self {
+        self.public = true;
+        self
+    }
+
+    /// Declares the push ids this handler sends, for the route table, AsyncAPI readers and the
+    /// route check (a `#[push]` id that no route declares is reported unused).
+    /// `#[pkg_handler(pushes = [..])]` says the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::{HandlerError, Route, Router};
+    ///
+    /// async fn create_book() -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let router = Router::builder()
+    ///     .route(Route::new(3, create_book).roles(["create-book"]).pushes([100]))
+    ///     .build()?;
+    /// assert_eq!(router.routes().get(3).unwrap().pushes, [100]);
+    /// # Ok::<(), pkg_router::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn pushes<I>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: IntoPkgId,
+    {
+        self.pushes
+            .extend(ids.into_iter().map(IntoPkgId::into_pkg_id));
         self
     }
 
@@ -299,6 +354,8 @@ impl Route {
                 .collect(),
             handler: (reg.make)(),
             roles: reg.roles.iter().map(|r| (*r).to_owned()).collect(),
+            public: reg.public,
+            pushes: reg.pushes.to_vec(),
             schema: reg
                 .schema
                 .map(|make| (make(), format!("`{}`", reg.schema_source))),

@@ -34,6 +34,11 @@ pub struct RouteInfo {
     pub handler: Option<String>,
     /// Required roles (ALL-of; empty means public).
     pub roles: Vec<String>,
+    /// Declared public on purpose (`roles = []` written out, or [`Route::public`](crate::Route::public)):
+    /// the route check accepts a handler without roles only then.
+    pub public: bool,
+    /// The push ids the handler declares it sends ([`Route::pushes`](crate::Route::pushes)).
+    pub pushes: Vec<u32>,
     /// Whether `data` is validated against a schema.
     pub has_schema: bool,
     /// Whether the id is declared `#[push]` in [`pkg_ids!`](crate::pkg_ids): sent by the server

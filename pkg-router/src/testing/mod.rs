@@ -201,6 +201,41 @@ impl TestRouter {
         }
     }
 
+    /// A router with the [`#[pkg_handler]`](crate::pkg_handler) registered for `pkg_id` (its
+    /// roles, schema and timeout as declared) and no other, called as the anonymous caller: the
+    /// test of one handler, as `new-handler` ([`cli`](crate::cli)) generates it.
+    ///
+    /// # Panics
+    ///
+    /// If no handler is registered for `pkg_id`, or the router does not build (the handler
+    /// needs state: build the router yourself with
+    /// [`RouterBuilder::registered`](crate::router::RouterBuilder::registered) and `.state(..)`).
+    ///
+    /// # Examples
+    ///
+    /// ```standalone_crate
+    /// use pkg_router::testing::{ResponseExt, TestRouter};
+    /// use pkg_router::{pkg_handler, HandlerError};
+    /// use serde_json::json;
+    ///
+    /// #[pkg_handler(id = 9, roles = ["admin"])]
+    /// async fn purge() -> Result<&'static str, HandlerError> { Ok("purged") }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestRouter::registered(9);
+    /// client.call(9, json!({})).await.expect_error("permission_denied");
+    /// assert_eq!(client.with_roles(["admin"]).call(9, json!({})).await.expect_ok(), "purged");
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn registered(pkg_id: impl IntoPkgId) -> Self {
+        let pkg_id = pkg_id.into_pkg_id();
+        match Router::builder().registered(pkg_id).build() {
+            Ok(router) => Self::new(router),
+            Err(err) => panic!("test router for pkg_id {pkg_id} does not build: {err}"),
+        }
+    }
+
     /// The same router, called as `principal`.
     ///
     /// # Examples
