@@ -6,18 +6,21 @@
 //! T=$(cargo run -q --example books -- token --user alice --roles view-books,create-book)
 //! cargo run -q --example books_client -- --token "$T" 4 '{"per_page": 2}'
 //! cargo run -q --example books_client -- --token "$T" --watch 8 '{}'
+//! cargo run -q --example books_client -- --token "$T" --format protobuf 4 '{"per_page": 2}'
 //! ```
+//!
+//! `--format protobuf` speaks the binary format of protocol §7 (the output is the same JSON:
+//! the client converts).
 //!
 //! Exit status: 0 when the server answered with status 0; 1 for an error answer, a refused
 //! connection or bad arguments (the reason goes to stderr).
 
 use pkg_router::RspCode;
-use pkg_router::client::Client;
+use pkg_router::client::{Client, Format};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: books_client [--url ws://127.0.0.1:8000/web] --token JWT [--watch] PKG_ID [DATA_JSON]";
+const USAGE: &str = "usage: books_client [--url ws://127.0.0.1:8000/web] --token JWT [--format json|protobuf] [--watch] PKG_ID [DATA_JSON]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -34,6 +37,7 @@ async fn main() -> ExitCode {
 struct Args {
     url: String,
     token: String,
+    format: Format,
     watch: bool,
     pkg_id: u32,
     data: Value,
@@ -41,9 +45,10 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut url, mut token, mut watch, mut rest) = (
+    let (mut url, mut token, mut format, mut watch, mut rest) = (
         "ws://127.0.0.1:8000/web".to_owned(),
         None,
+        Format::Json,
         false,
         Vec::new(),
     );
@@ -51,6 +56,13 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--url" => url = args.next().ok_or("--url needs a value")?,
             "--token" => token = Some(args.next().ok_or("--token needs a value")?),
+            "--format" => {
+                format = match args.next().ok_or("--format needs a value")?.as_str() {
+                    name if name.eq_ignore_ascii_case("json") => Format::Json,
+                    name if name.eq_ignore_ascii_case("protobuf") => Format::Protobuf,
+                    other => return Err(format!("unknown format {other:?}\n{USAGE}")),
+                }
+            }
             "--watch" => watch = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             _ => rest.push(arg),
@@ -70,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args {
         url,
         token,
+        format,
         watch,
         pkg_id,
         data,
@@ -78,7 +91,10 @@ fn parse_args() -> Result<Args, String> {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
-    let client = Client::connect(args.url).token(args.token).await?;
+    let client = Client::connect(args.url)
+        .token(args.token)
+        .format(args.format)
+        .await?;
     // Subscribed before the request, so a push it causes is not missed.
     let mut pushes = client.pushes();
     let answer = client.request(args.pkg_id, &args.data).await?;

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-30}
-targets=(envelope_decode auth_frame page_params json_codec push_frame connection)
+targets=(envelope_decode auth_frame page_params json_codec push_frame connection protobuf_codec)
 
 replay() {
   echo "fuzz: $1; replaying the target bodies on stable instead"

@@ -118,7 +118,8 @@ fn every_target_has_a_seed_corpus_and_a_test() {
             "page_params",
             "json_codec",
             "push_frame",
-            "connection"
+            "connection",
+            "protobuf_codec"
         ]
     );
     for name in names {
@@ -154,4 +155,9 @@ fn push_frame() {
 #[test]
 fn connection() {
     replay("connection");
+}
+
+#[test]
+fn protobuf_codec() {
+    replay("protobuf_codec");
 }

@@ -27,6 +27,9 @@ pub mod jwt;
 pub mod pagination;
 pub mod pkg_id;
 mod principal;
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub mod protobuf;
 pub mod protocol;
 #[cfg(any(test, doctest))]
 mod readme;

@@ -202,6 +202,30 @@ impl Reply {
         }
     }
 
+    /// The protobuf `Response` frame ([protocol §7](crate::protocol#7-protobuf-format)):
+    /// `data_json` is the exact text the JSON frame carries.
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(not(feature = "transport"), allow(dead_code))] // the transport sends it
+    pub(crate) fn to_protobuf(&self) -> Vec<u8> {
+        match &self.0 {
+            Repr::Model(model) => crate::protobuf::encode_model(model),
+            Repr::Frame {
+                pkg_id,
+                req_id,
+                meta,
+                json,
+                data,
+            } => crate::protobuf::encode_response(
+                *pkg_id,
+                req_id,
+                RspCode::Ok.as_u8(),
+                meta.as_ref(),
+                // serde_json wrote this text a moment ago; the range is within it.
+                json.get(data.clone()).unwrap_or("null"),
+            ),
+        }
+    }
+
     /// The reply as a [`ResponseModel`] (parsing `data` back if it was already serialized).
     ///
     /// For tests and in-process callers; transports send [`into_json`](Self::into_json).

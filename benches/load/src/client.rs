@@ -6,6 +6,7 @@ use crate::{BenchError, Kind};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use pkg_router::jwt::Claims;
+use pkg_router::protobuf::Message as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +43,7 @@ pub(crate) async fn connect(
     tcp.set_nodelay(true)?;
     let url = match kind {
         Kind::PkgRouter => format!("ws://{addr}/web"),
+        Kind::PkgRouterProtobuf => format!("ws://{addr}/web?format=protobuf"),
         Kind::Floor | Kind::Jsonrpsee => format!("ws://{addr}/"),
     };
     // Small client buffers: the memory run holds 10 000 connections in this process.
@@ -81,10 +83,69 @@ pub(crate) async fn next_text(ws: &mut Ws) -> Result<String, BenchError> {
     }
 }
 
-/// The CREATE_BOOK request with id `id`, in `kind`'s protocol.
+/// The CREATE_BOOK request with id `id`, as the message `kind`'s clients send.
+pub(crate) fn create_book_message(kind: Kind, id: &str) -> Message {
+    if kind == Kind::PkgRouterProtobuf {
+        let req_id = uuid::Uuid::parse_str(id).unwrap_or_default();
+        let request = pkg_router::protobuf::Request::new(CREATE_BOOK, req_id, BOOK_JSON);
+        return Message::binary(request.encode_to_vec());
+    }
+    Message::text(create_book_frame(kind, id))
+}
+
+/// A protobuf `Response`'s `req_id` and whether its status is 0, read without a copy of
+/// `data_json` (the client's cost should not grow with the format it measures).
+fn read_protobuf_reply(bytes: &[u8]) -> Option<(String, bool)> {
+    let response = pkg_router::protobuf::Response::decode(bytes).ok()?;
+    Some((response.req_id, response.status_code == 0))
+}
+
+/// Sends CREATE_BOOK with id `id` and waits for its answer (other frames, pushes, skipped):
+/// whether it succeeded.
+pub(crate) async fn create_book(ws: &mut Ws, kind: Kind, id: &str) -> Result<bool, BenchError> {
+    if kind != Kind::PkgRouterProtobuf {
+        let reply = call(ws, create_book_frame(kind, id), id).await?;
+        return Ok(is_success(kind, &reply));
+    }
+    ws.send(create_book_message(kind, id)).await?;
+    loop {
+        let message = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
+            .await
+            .map_err(|_| format!("no frame within {REPLY_TIMEOUT:?}"))?
+            .ok_or("connection ended")??;
+        match message {
+            Message::Binary(bytes) => {
+                if let Some((req_id, ok)) = read_protobuf_reply(&bytes)
+                    && req_id == id
+                {
+                    return Ok(ok);
+                }
+            }
+            Message::Close(frame) => return Err(format!("closed by the server: {frame:?}").into()),
+            _ => {}
+        }
+    }
+}
+
+/// The `seq` and success of an open-loop reply, in either format.
+fn open_loop_reply(kind: Kind, message: &Message) -> Option<(u64, bool)> {
+    match message {
+        Message::Text(text) => Some((
+            proto::seq_of_response(text.as_str())?,
+            is_success(kind, text.as_str()),
+        )),
+        Message::Binary(bytes) => {
+            let (req_id, ok) = read_protobuf_reply(bytes)?;
+            Some((proto::seq_of_response(&req_id)?, ok))
+        }
+        _ => None,
+    }
+}
+
+/// The CREATE_BOOK request with id `id`, in `kind`'s protocol (JSON text).
 pub(crate) fn create_book_frame(kind: Kind, id: &str) -> String {
     match kind {
-        Kind::PkgRouter | Kind::Floor => {
+        Kind::PkgRouter | Kind::Floor | Kind::PkgRouterProtobuf => {
             format!(r#"{{"pkg_id":{CREATE_BOOK},"req_id":"{id}","data":{BOOK_JSON}}}"#)
         }
         Kind::Jsonrpsee => format!(
@@ -96,7 +157,9 @@ pub(crate) fn create_book_frame(kind: Kind, id: &str) -> String {
 /// Whether a response frame reports success.
 pub(crate) fn is_success(kind: Kind, frame: &str) -> bool {
     match kind {
-        Kind::PkgRouter | Kind::Floor => frame.contains(r#""status_code":0"#),
+        Kind::PkgRouter | Kind::Floor | Kind::PkgRouterProtobuf => {
+            frame.contains(r#""status_code":0"#)
+        }
         Kind::Jsonrpsee => frame.contains(r#""result":"#),
     }
 }
@@ -203,9 +266,9 @@ pub(crate) async fn closed_loop(
                 }
                 let id = proto::request_id(conn, seq);
                 seq += 1;
-                let reply = call(&mut ws, create_book_frame(kind, &id), &id).await?;
+                let success = create_book(&mut ws, kind, &id).await?;
                 if now >= measure_from {
-                    if is_success(kind, &reply) {
+                    if success {
                         histogram.saturating_record(duration_ns(now.elapsed()));
                     } else {
                         errors += 1;
@@ -286,11 +349,7 @@ pub(crate) async fn open_loop(
                 }
                 tokio::time::sleep_until(at).await;
                 let id = proto::request_id(conn, seq);
-                if sink
-                    .send(Message::text(create_book_frame(kind, &id)))
-                    .await
-                    .is_err()
-                {
+                if sink.send(create_book_message(kind, &id)).await.is_err() {
                     break;
                 }
                 seq += 1;
@@ -323,16 +382,13 @@ pub(crate) async fn open_loop(
                     continue;
                 };
                 let Some(Ok(message)) = next else { break };
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                let Some(seq) = proto::seq_of_response(text.as_str()) else {
+                let Some((seq, success)) = open_loop_reply(kind, &message) else {
                     continue;
                 };
                 received += 1;
                 let scheduled = first + interval.mul_f64(seq as f64);
                 if scheduled >= measure_from {
-                    if is_success(kind, text.as_str()) {
+                    if success {
                         histogram.saturating_record(duration_ns(scheduled.elapsed()));
                     } else {
                         errors += 1;

@@ -177,7 +177,9 @@ pub(crate) async fn run(
         Kind::Jsonrpsee => format!(
             r#"{{"jsonrpc":"2.0","id":"{id}","method":"{RPC_BROADCAST}","params":[{messages}]}}"#
         ),
-        Kind::Floor => return Err("the floor server has no broadcast".into()),
+        Kind::Floor | Kind::PkgRouterProtobuf => {
+            return Err(format!("{} is not in the fan-out runs", kind.name()).into());
+        }
     };
     let started = proto::wall_ns();
     let reply = client::call(&mut trigger, frame, &id).await?;

@@ -44,11 +44,19 @@ pub enum Kind {
     Floor,
     /// jsonrpsee's WebSocket server with an equivalent method and a subscription.
     Jsonrpsee,
+    /// The pkg-router server of [`Kind::PkgRouter`], its clients on `?format=protobuf`: the same
+    /// CREATE_BOOK as a protobuf `Request`, answered in binary frames (load runs only).
+    PkgRouterProtobuf,
 }
 
 impl Kind {
     /// Every server, in report order.
-    pub const ALL: [Kind; 3] = [Kind::PkgRouter, Kind::Floor, Kind::Jsonrpsee];
+    pub const ALL: [Kind; 4] = [
+        Kind::PkgRouter,
+        Kind::Floor,
+        Kind::Jsonrpsee,
+        Kind::PkgRouterProtobuf,
+    ];
 
     /// The name used on the command line and in reports.
     #[must_use]
@@ -57,6 +65,7 @@ impl Kind {
             Kind::PkgRouter => "pkg-router",
             Kind::Floor => "floor",
             Kind::Jsonrpsee => "jsonrpsee",
+            Kind::PkgRouterProtobuf => "pkg-router-protobuf",
         }
     }
 
@@ -68,12 +77,18 @@ impl Kind {
 
     /// Whether the server takes a first-frame auth handshake.
     pub(crate) fn requires_auth(self) -> bool {
-        self == Kind::PkgRouter
+        matches!(self, Kind::PkgRouter | Kind::PkgRouterProtobuf)
     }
 
-    /// Whether the server can broadcast (the floor cannot).
+    /// Whether the fan-out runs measure it (the floor cannot broadcast; the protobuf clients
+    /// would measure the JSON run's server again).
     pub(crate) fn broadcasts(self) -> bool {
-        self != Kind::Floor
+        matches!(self, Kind::PkgRouter | Kind::Jsonrpsee)
+    }
+
+    /// Whether the memory run measures it (the protobuf kind is the JSON kind's server).
+    pub(crate) fn measures_memory(self) -> bool {
+        self != Kind::PkgRouterProtobuf
     }
 }
 
@@ -551,7 +566,7 @@ async fn drive(plan: &Plan, report: &mut Report) {
     if plan.idle_connections > 0 {
         let count = plan.idle_connections;
         let settle = plan.settle;
-        for &kind in &plan.kinds {
+        for &kind in plan.kinds.iter().filter(|kind| kind.measures_memory()) {
             let outcome = with_server(plan, kind, "memory", report, |server| async move {
                 let result = memory::run(kind, &server, count, settle).await;
                 (server, result)

@@ -27,7 +27,8 @@ usage:
   pkg-router-bench serve <pkg-router|floor|jsonrpsee> --port N [--max-lifetime SECS] [--threads N]
                                      (used by the driver: one server in this process)
 options (override the plan's sizes):
-  --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee)
+  --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee,pkg-router-protobuf;
+                         the last is the pkg-router server with clients on ?format=protobuf)
   --connections N        closed/open-loop connections (0: skip those runs)
   --duration SECS        measured seconds of each closed/open-loop run
   --warmup SECS          warm-up seconds

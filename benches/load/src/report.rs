@@ -291,6 +291,23 @@ pub(crate) fn markdown(report: &Report, command: &str) -> String {
         out,
         "\nThe dispatch targets (in-process, criterion) are measured by `cargo bench --bench dispatch`; see BENCHMARKS.md.\n"
     );
+    // Issue 12 sets no end-to-end target for the protobuf format: the ratio is reported.
+    let closed = &report.closed_loop;
+    if let (Some(proto), Some(json)) = (
+        find(closed, Kind::PkgRouterProtobuf),
+        find(closed, Kind::PkgRouter),
+    ) {
+        let cpu = |r: &LoadResult| r.server_cpu_s * 1e6 / (r.requests.max(1) as f64);
+        let _ = writeln!(
+            out,
+            "Protobuf against JSON, closed loop, same server (no target; reported): throughput {}, p99 {:.0} us vs {:.0} us, server CPU {:.1} vs {:.1} us per request.\n",
+            ratio(proto.throughput, json.throughput),
+            proto.latency_us[2],
+            json.latency_us[2],
+            cpu(proto),
+            cpu(json),
+        );
+    }
 
     if !report.closed_loop.is_empty() {
         let _ = writeln!(out, "## Closed loop (CREATE_BOOK, send, await, repeat)\n");

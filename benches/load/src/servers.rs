@@ -53,7 +53,7 @@ pub(crate) fn serve(
     runtime.block_on(async move {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         match kind {
-            Kind::PkgRouter => pkg_router_server(addr).await,
+            Kind::PkgRouter | Kind::PkgRouterProtobuf => pkg_router_server(addr).await,
             Kind::Floor => floor_server(addr).await,
             Kind::Jsonrpsee => jsonrpsee_server(addr).await,
         }

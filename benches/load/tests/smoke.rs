@@ -23,7 +23,7 @@ fn smoke_run_measures_every_scenario() {
     }
     assert_eq!(
         report.closed_loop.iter().map(|r| r.requests).sum::<u64>(),
-        3 * 200
+        Kind::ALL.len() as u64 * 200
     );
 
     assert_eq!(report.fanout.len(), 2, "pkg-router and jsonrpsee");
@@ -41,6 +41,10 @@ fn smoke_run_measures_every_scenario() {
     }
 
     let markdown = report.markdown("pkg-router-bench smoke");
+    assert!(
+        markdown.contains("Protobuf against JSON, closed loop"),
+        "{markdown}"
+    );
     for heading in [
         "## Targets",
         "## Closed loop",

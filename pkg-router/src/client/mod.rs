@@ -57,6 +57,10 @@
 //! - **Typed ids**: any [`IntoPkgId`], so a `pkg_ids!` enum shared with the server in an "api"
 //!   crate gives both sides one source of truth for ids and payload types.
 //!
+//! - **Formats** ([`ClientBuilder::format`]): JSON text frames by default, or with the
+//!   `protobuf` feature the binary format of [protocol §7](crate::protocol#7-protobuf-format)
+//!   ([`Format::Protobuf`]); calls, pages and pushes behave the same in both.
+//!
 //! Only `ws://` is built in; for `wss://`, enable one of `tokio-tungstenite`'s TLS features in
 //! your own `Cargo.toml` (features unify).
 
@@ -92,6 +96,42 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
+
+/// The wire format a [`Client`] speaks ([protocol §1](crate::protocol#1-transport)), set with
+/// [`ClientBuilder::format`].
+///
+/// # Examples
+///
+/// ```
+/// use pkg_router::client::Format;
+///
+/// assert_eq!(Format::default(), Format::Json);
+/// assert_eq!(Format::Json.query_value(), "json");
+/// # #[cfg(feature = "protobuf")]
+/// assert_eq!(Format::Protobuf.query_value(), "protobuf");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// JSON text frames (the default).
+    #[default]
+    Json,
+    /// Protobuf binary frames ([`crate::protobuf`]).
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    Protobuf,
+}
+
+impl Format {
+    /// The `?format=` value that asks the server for this format.
+    pub fn query_value(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf => "protobuf",
+        }
+    }
+}
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -145,6 +185,7 @@ impl Default for Reconnect {
 #[must_use = "a client connects when awaited"]
 pub struct ClientBuilder {
     url: String,
+    format: Format,
     token: Option<TokenProvider>,
     call_timeout: Duration,
     connect_timeout: Duration,
@@ -157,6 +198,7 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("url", &self.url)
+            .field("format", &self.format)
             .field("call_timeout", &self.call_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("push_buffer", &self.push_buffer)
@@ -298,10 +340,32 @@ impl ClientBuilder {
         self
     }
 
+    /// The wire format: [`Format::Json`] (the default) or, with the `protobuf` feature,
+    /// [`Format::Protobuf`]. The client adds `format=<value>` to the URL; a URL that already
+    /// names another format is refused ([`ConnectError::InvalidUrl`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "protobuf")]
+    /// # async fn run() -> Result<(), pkg_router::client::ConnectError> {
+    /// use pkg_router::client::{Client, Format};
+    ///
+    /// let client = Client::connect("ws://127.0.0.1:8000/web")
+    ///     .format(Format::Protobuf)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
     async fn connect(self) -> Result<Client, ConnectError> {
-        let url = with_json_format(&self.url)?;
+        let url = with_format(&self.url, self.format)?;
         let shared = Arc::new(Shared {
             url,
+            format: self.format,
             token: self.token,
             call_timeout: self.call_timeout,
             connect_timeout: self.connect_timeout,
@@ -392,6 +456,7 @@ impl Drop for Alive {
 
 struct Shared {
     url: String,
+    format: Format,
     token: Option<TokenProvider>,
     call_timeout: Duration,
     connect_timeout: Duration,
@@ -442,6 +507,7 @@ impl Client {
     pub fn connect(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             url: url.into(),
+            format: Format::default(),
             token: None,
             call_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -527,14 +593,14 @@ impl Client {
         D: Serialize + ?Sized,
     {
         let req_id = self.shared.req_ids.next();
-        let frame = request_frame(pkg_id.into_pkg_id(), req_id, data)?;
+        let frame = request_message(self.shared.format, pkg_id.into_pkg_id(), req_id, data)?;
         let (answer_tx, answer) = oneshot::channel();
         {
             let mut state = self.shared.lock();
             let Some(outgoing) = &state.outgoing else {
                 return Err(CallError::NotConnected);
             };
-            if outgoing.send(Message::text(frame)).is_err() {
+            if outgoing.send(frame).is_err() {
                 return Err(CallError::NotConnected);
             }
             state.pending.insert(req_id, answer_tx);
@@ -739,6 +805,8 @@ impl Shared {
                 }
                 frame = socket.next() => match frame {
                     Some(Ok(Message::Text(text))) => self.route(text.as_str()),
+                    #[cfg(feature = "protobuf")]
+                    Some(Ok(Message::Binary(bytes))) => self.route_protobuf(&bytes),
                     Some(Ok(Message::Close(frame))) => {
                         let (code, reason) = frame
                             .map(|f| (u16::from(f.code), f.reason.to_string()))
@@ -759,12 +827,35 @@ impl Shared {
         }
     }
 
+    /// Hands a protobuf `Response` to its call, or to the subscriptions when it is a push.
+    #[cfg(feature = "protobuf")]
+    fn route_protobuf(&self, bytes: &[u8]) {
+        use prost::Message as _;
+        let decoded = crate::protobuf::Response::decode(bytes)
+            .map_err(crate::protobuf::ProtobufError::from)
+            .and_then(|response| response.to_model());
+        match decoded {
+            Ok(model) => self.deliver(Incoming {
+                pkg_id: model.pkg_id,
+                req_id: model.req_id,
+                status_code: Some(model.status_code),
+                meta: model.meta,
+                data: model.data,
+            }),
+            Err(err) => tracing::debug!(error = %err, "unreadable frame from the server"),
+        }
+    }
+
     /// Hands an answer to its call, or a push to the subscriptions.
     fn route(&self, text: &str) {
         let Ok(frame) = serde_json::from_str::<Incoming>(text) else {
             tracing::debug!(frame = ?text.chars().take(200).collect::<String>(), "unreadable frame from the server");
             return;
         };
+        self.deliver(frame);
+    }
+
+    fn deliver(&self, frame: Incoming) {
         if frame.req_id.is_nil() {
             // The nil req_id marks a push (protocol §2); with no subscriber it is dropped.
             self.subscribers.deliver(PushMessage {
@@ -867,23 +958,51 @@ fn request_frame<D>(pkg_id: u32, req_id: Uuid, data: &D) -> Result<String, CallE
 where
     D: Serialize + ?Sized,
 {
-    let data = serde_json::to_string(data).map_err(|err| CallError::Encode(err.to_string()))?;
-    // Trimmed: a `RawValue` is written as it is, whitespace included.
-    let data = match data.trim().as_bytes().first() {
-        Some(b'{') => data.as_str(),
-        _ if data.trim() == "null" => "{}",
-        _ => {
-            return Err(CallError::Encode(format!(
-                "data must serialize to a JSON object, not {data}"
-            )));
-        }
-    };
+    let data = object_text(data)?;
     let mut frame = String::with_capacity(data.len() + 80);
     let _ = write!(
         frame,
         r#"{{"pkg_id":{pkg_id},"req_id":"{req_id}","data":{data}}}"#
     );
     Ok(frame)
+}
+
+/// The request in the client's format: a JSON text frame, or a protobuf `Request` whose
+/// `data_json` is the same text.
+fn request_message<D>(
+    format: Format,
+    pkg_id: u32,
+    req_id: Uuid,
+    data: &D,
+) -> Result<Message, CallError>
+where
+    D: Serialize + ?Sized,
+{
+    match format {
+        Format::Json => request_frame(pkg_id, req_id, data).map(Message::text),
+        #[cfg(feature = "protobuf")]
+        Format::Protobuf => {
+            use prost::Message as _;
+            let request = crate::protobuf::Request::new(pkg_id, req_id, object_text(data)?);
+            Ok(Message::binary(request.encode_to_vec()))
+        }
+    }
+}
+
+/// `data` as JSON text, which must be an object (`null` becomes `{}`).
+fn object_text<D>(data: &D) -> Result<String, CallError>
+where
+    D: Serialize + ?Sized,
+{
+    let data = serde_json::to_string(data).map_err(|err| CallError::Encode(err.to_string()))?;
+    // Trimmed: a `RawValue` is written as it is, whitespace included.
+    match data.trim().as_bytes().first() {
+        Some(b'{') => Ok(data),
+        _ if data.trim() == "null" => Ok("{}".to_owned()),
+        _ => Err(CallError::Encode(format!(
+            "data must serialize to a JSON object, not {data}"
+        ))),
+    }
 }
 
 /// A frame from the server: an answer, or a push (nil `req_id`, no `status_code`).
@@ -975,23 +1094,34 @@ fn connect_error(err: tokio_tungstenite::tungstenite::Error) -> ConnectError {
     }
 }
 
-/// The URL with `format=json` unless a format is given.
-fn with_json_format(url: &str) -> Result<String, ConnectError> {
+/// The URL with `format=<format>`, unless it names that format already.
+fn with_format(url: &str, format: Format) -> Result<String, ConnectError> {
     if !(url.starts_with("ws://") || url.starts_with("wss://")) {
         return Err(ConnectError::InvalidUrl(format!(
             "`{url}`: expected ws:// or wss://"
         )));
     }
-    if url.contains("format=") {
-        return Ok(url.to_owned());
+    let wanted = format.query_value();
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let named = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "format");
+    if let Some((_, value)) = named {
+        if value.eq_ignore_ascii_case(wanted) {
+            return Ok(url.to_owned());
+        }
+        return Err(ConnectError::InvalidUrl(format!(
+            "`{url}` asks for format `{value}` but the client speaks `{wanted}`"
+        )));
     }
     let separator = if url.contains('?') { '&' } else { '?' };
-    Ok(format!("{url}{separator}format=json"))
+    Ok(format!("{url}{separator}format={wanted}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{RequestIds, request_frame, with_json_format};
+    use super::{Format, RequestIds, request_frame, with_format};
     use serde_json::{Value, json};
     use uuid::Uuid;
 
@@ -1041,19 +1171,30 @@ mod tests {
     }
 
     #[test]
-    fn the_json_format_is_asked_for_unless_given() {
+    fn the_format_is_asked_for_unless_given() {
+        let json = |url| with_format(url, Format::Json);
+        assert_eq!(json("ws://h/web").unwrap(), "ws://h/web?format=json");
         assert_eq!(
-            with_json_format("ws://h/web").unwrap(),
-            "ws://h/web?format=json"
-        );
-        assert_eq!(
-            with_json_format("ws://h/web?x=1").unwrap(),
+            json("ws://h/web?x=1").unwrap(),
             "ws://h/web?x=1&format=json"
         );
         assert_eq!(
-            with_json_format("ws://h/web?format=JSON").unwrap(),
+            json("ws://h/web?format=JSON").unwrap(),
             "ws://h/web?format=JSON"
         );
-        assert!(with_json_format("http://h/web").is_err());
+        assert!(json("ws://h/web?format=xml").is_err());
+        assert!(json("http://h/web").is_err());
+    }
+
+    #[cfg(feature = "protobuf")]
+    #[test]
+    fn protobuf_is_asked_for_and_a_conflicting_url_refused() {
+        let proto = |url| with_format(url, Format::Protobuf);
+        assert_eq!(proto("ws://h/web").unwrap(), "ws://h/web?format=protobuf");
+        assert_eq!(
+            proto("ws://h/web?format=ProtoBuf").unwrap(),
+            "ws://h/web?format=ProtoBuf"
+        );
+        assert!(proto("ws://h/web?format=json").is_err());
     }
 }

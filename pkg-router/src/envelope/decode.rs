@@ -63,6 +63,8 @@ pub enum EnvelopeProblem {
     InvalidData,
     /// `pkg_id`, `req_id` or `data` appears more than once.
     DuplicateField(&'static str),
+    /// The binary frame is not a protobuf `Request` (the text says why).
+    Protobuf(String),
 }
 
 impl fmt::Display for EnvelopeProblem {
@@ -77,6 +79,7 @@ impl fmt::Display for EnvelopeProblem {
             Self::InvalidReqId => f.write_str("req_id must be a UUID string"),
             Self::InvalidData => f.write_str("data must be a JSON object"),
             Self::DuplicateField(name) => write!(f, "duplicate field `{name}`"),
+            Self::Protobuf(reason) => write!(f, "frame is not a protobuf Request: {reason}"),
         }
     }
 }
@@ -268,6 +271,77 @@ impl<'a> RawRequest<'a> {
                 req_id,
                 data,
             }),
+        }
+    }
+
+    /// The envelope of a protobuf `Request` ([protocol §7](crate::protocol#7-protobuf-format)),
+    /// checked by the rules of a JSON one: `pkg_id` in range, `req_id` a UUID in any form,
+    /// `data_json` empty (`{}`), `null` (`{}`) or an object. As for JSON, `data` is parsed now
+    /// only when `eager(pkg_id)` allows it (the caller may run the handler); otherwise it is
+    /// only checked to be JSON and stays raw, parsed after the role check.
+    #[cfg(feature = "protobuf")]
+    pub(crate) fn from_parts(
+        pkg_id: i32,
+        req_id: &str,
+        data_json: &'a str,
+        eager: impl Fn(u32) -> bool,
+    ) -> Result<Self, EnvelopeError> {
+        let pkg_id = u32::try_from(pkg_id)
+            .ok()
+            .filter(|id| *id <= crate::pkg_id::MAX_PKG_ID);
+        let req_id_read = parse_uuid(req_id);
+        let error = |problem| EnvelopeError {
+            pkg_id: pkg_id.unwrap_or(0),
+            req_id: req_id_read.unwrap_or_else(Uuid::nil),
+            problem,
+        };
+        let Some(pkg_id) = pkg_id else {
+            return Err(error(EnvelopeProblem::InvalidPkgId));
+        };
+        let Some(req_id) = req_id_read else {
+            return Err(error(if req_id.is_empty() {
+                EnvelopeProblem::MissingReqId
+            } else {
+                EnvelopeProblem::InvalidReqId
+            }));
+        };
+        if data_json.trim_ascii().is_empty() {
+            return Ok(Self {
+                pkg_id,
+                req_id,
+                data: Slot::Absent,
+            });
+        }
+        let json_error =
+            |e: serde_json::Error| error(EnvelopeProblem::Json(format!("data_json: {e}")));
+        if eager(pkg_id) {
+            return match serde_json::from_str::<Option<Value>>(data_json).map_err(json_error)? {
+                None => Ok(Self {
+                    pkg_id,
+                    req_id,
+                    data: Slot::Absent,
+                }),
+                Some(Value::Object(map)) => Ok(Self {
+                    pkg_id,
+                    req_id,
+                    data: Slot::Parsed(map),
+                }),
+                Some(_) => Err(error(EnvelopeProblem::InvalidData)),
+            };
+        }
+        let raw: Option<&'a RawValue> = serde_json::from_str(data_json).map_err(json_error)?;
+        match raw {
+            None => Ok(Self {
+                pkg_id,
+                req_id,
+                data: Slot::Absent,
+            }),
+            Some(raw) if raw.get().starts_with('{') => Ok(Self {
+                pkg_id,
+                req_id,
+                data: Slot::Raw(raw),
+            }),
+            Some(_) => Err(error(EnvelopeProblem::InvalidData)),
         }
     }
 

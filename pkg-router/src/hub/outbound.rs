@@ -238,6 +238,8 @@ pub struct Push {
     pkg_id: u32,
     data: Box<RawValue>,
     json: OnceLock<Bytes>,
+    #[cfg(feature = "protobuf")]
+    protobuf: OnceLock<Bytes>,
 }
 
 impl Push {
@@ -269,6 +271,8 @@ impl Push {
             pkg_id,
             data: serde_json::value::to_raw_value(data)?,
             json: OnceLock::new(),
+            #[cfg(feature = "protobuf")]
+            protobuf: OnceLock::new(),
         })
     }
 
@@ -309,6 +313,8 @@ impl Push {
             pkg_id: envelope.pkg_id,
             data: envelope.data,
             json: OnceLock::new(),
+            #[cfg(feature = "protobuf")]
+            protobuf: OnceLock::new(),
         })
     }
 
@@ -373,6 +379,34 @@ impl Push {
             frame.push('}');
             Bytes::from(frame)
         })
+    }
+
+    /// The protobuf frame: a `Response` with the nil `req_id`, `status_code` 0, no `meta` and
+    /// the exact `data` text ([protocol §7](crate::protocol#7-protobuf-format)), built on first
+    /// use.
+    ///
+    /// Every protobuf connection the push goes to sends these same bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pkg_router::hub::Push;
+    /// use pkg_router::protobuf::{Message, Response};
+    ///
+    /// let push = Push::new(100, &serde_json::json!({"id": 12}))?;
+    /// let frame = push.protobuf_frame();
+    /// let response = Response::decode(&frame[..])?;
+    /// assert_eq!(response.req_id, "00000000-0000-0000-0000-000000000000");
+    /// assert_eq!((response.pkg_id, response.status_code, response.meta), (100, 0, None));
+    /// assert_eq!(response.data_json, push.data_json());
+    /// assert_eq!(frame.as_ptr(), push.protobuf_frame().as_ptr()); // built once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    pub fn protobuf_frame(&self) -> &Bytes {
+        self.protobuf
+            .get_or_init(|| Bytes::from(crate::protobuf::encode_push(self.pkg_id, self.data.get())))
     }
 }
 

@@ -1,7 +1,7 @@
 //! One connection's life: auth handshake, registration, then the [driver](super::driver) loop
 //! and the close.
 
-use super::codec::JsonCodec;
+use super::codec::{AnyCodec, CustomCodec, JsonCodec};
 use super::driver::{Dispatcher, Driver, Limits, Signals, Stop, close_reason_for, close_socket};
 use super::endpoint::{Admission, Endpoint, Format};
 use super::frame::{Frame, SocketError};
@@ -139,10 +139,16 @@ impl Endpoint {
             };
             let session = Session::new(principal).with_extensions(Extensions::new().with(info));
             let codec = match admission_format {
-                Format::Json => JsonCodec,
+                #[cfg(feature = "protobuf")]
+                Format::Protobuf => AnyCodec::Protobuf(super::codec::ProtobufCodec),
+                Format::Custom(name) => match self.codec(name) {
+                    Some(codec) => AnyCodec::Custom(CustomCodec(codec)),
+                    None => AnyCodec::Json(JsonCodec),
+                },
+                _ => AnyCodec::Json(JsonCodec),
             };
             let dispatcher = Dispatcher {
-                codec,
+                codec: codec.clone(),
                 endpoint: &self,
                 session: &session,
                 limiter_key,

@@ -29,7 +29,7 @@
 //!   socket is read and discarded until the peer's close frame or the linger
 //!   ([`close_socket`]), so no reset destroys what was sent.
 
-use super::codec::{Answer, Codec};
+use super::codec::{Answer, WireCodec};
 use super::endpoint::Endpoint;
 use super::frame::{Frame, SocketError};
 use super::in_flight::InFlight;
@@ -68,7 +68,7 @@ pub(super) struct Dispatcher<'a, C> {
     pub(super) limiter_key: Arc<str>,
 }
 
-impl<C: Codec> Dispatcher<'_, C> {
+impl<C: WireCodec> Dispatcher<'_, C> {
     /// Handles one data frame: rate limit, transport timeout, dispatch. The flag tells whether
     /// the frame was malformed.
     pub(super) async fn dispatch(&self, frame: Frame) -> Answer {
@@ -272,7 +272,7 @@ pub(super) struct Signals<'d> {
 
 impl<'d, C, S, D, F> Driver<'d, C, S, D, F>
 where
-    C: Codec,
+    C: WireCodec,
     S: Stream<Item = Result<Frame, SocketError>> + Sink<Frame, Error = SocketError> + Unpin,
     D: Fn(Frame) -> F,
     F: Future<Output = Answer>,
@@ -493,14 +493,14 @@ where
                 0
             };
             while let Ok(push) = self.pushes.try_recv() {
-                self.outbox.push_back(into_frame(self.codec, push));
+                self.outbox.push_back(into_frame(&self.codec, push));
             }
             if self.outbox.len() >= self.limits.outbound_queue {
                 tracing::warn!("outbound queue full: closing slow consumer");
                 self.close.send_replace(Some(CloseReason::slow_consumer()));
                 return Err(Stop::Close);
             }
-            self.outbox.push_back(into_frame(self.codec, answer.frame));
+            self.outbox.push_back(into_frame(&self.codec, answer.frame));
             if self.limits.max_malformed > 0 && self.malformed >= self.limits.max_malformed {
                 return Err(self.stop(close_code::POLICY, "too many malformed frames"));
             }
@@ -587,10 +587,10 @@ where
                 // `try_recv` first: it skips the task budget and waker bookkeeping of
                 // `poll_recv`, which is only needed once per wake, to register for the next push.
                 None => match self.pushes.try_recv() {
-                    Ok(push) => into_frame(self.codec, push),
+                    Ok(push) => into_frame(&self.codec, push),
                     Err(_) if !wake.may_recv => break,
                     Err(_) => match self.pushes.poll_recv(cx) {
-                        Poll::Ready(Some(push)) => into_frame(self.codec, push),
+                        Poll::Ready(Some(push)) => into_frame(&self.codec, push),
                         Poll::Ready(None) | Poll::Pending => {
                             wake.may_recv = false;
                             break;
@@ -639,7 +639,7 @@ where
         if reason != CloseReason::slow_consumer() {
             let flush = async {
                 while let Ok(push) = self.pushes.try_recv() {
-                    self.outbox.push_back(into_frame(self.codec, push));
+                    self.outbox.push_back(into_frame(&self.codec, push));
                 }
                 while let Some(frame) = self.outbox.pop_front() {
                     self.socket.feed(frame).await?;
@@ -657,7 +657,7 @@ where
     }
 }
 
-fn into_frame<C: Codec>(codec: C, message: Outbound) -> Frame {
+fn into_frame<C: WireCodec>(codec: &C, message: Outbound) -> Frame {
     match message {
         Outbound::Text(bytes) => Frame::Text(bytes),
         Outbound::Binary(bytes) => Frame::Binary(bytes),

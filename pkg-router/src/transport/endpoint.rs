@@ -2,6 +2,7 @@
 //! checks made before the HTTP upgrade.
 
 use super::auth::Authenticator;
+use super::codec::Codec;
 use super::config::WsConfig;
 use super::frame::{Frame, SocketError};
 use super::lifecycle::{ConnectionEvent, Lifecycle};
@@ -28,6 +29,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 ///
 /// let endpoint = Endpoint::new(Router::builder().allow_empty().build()?, WsConfig::default());
 /// assert_eq!(endpoint.admit(Some("JSON"), None)?.format, Format::Json);
+/// # #[cfg(feature = "protobuf")]
+/// assert_eq!(endpoint.admit(Some("ProtoBuf"), None)?.format, Format::Protobuf);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,6 +39,11 @@ pub enum Format {
     /// JSON text frames (the default).
     #[default]
     Json,
+    /// Protobuf binary frames ([protocol §7](crate::protocol#7-protobuf-format)); served with
+    /// the `protobuf` feature (without it `?format=protobuf` is refused with 400).
+    Protobuf,
+    /// A format registered with [`Endpoint::with_codec`], by its name.
+    Custom(&'static str),
 }
 
 impl Format {
@@ -43,8 +51,9 @@ impl Format {
     ///
     /// # Errors
     ///
-    /// [`Rejection::UnknownFormat`] for anything but `json` (the protobuf format is specified
-    /// but not served yet, and an unknown format is refused rather than guessed).
+    /// [`Rejection::UnknownFormat`] for anything but `json` and (with the `protobuf` feature)
+    /// `protobuf`: an unknown format is refused rather than guessed. Formats registered with
+    /// [`Endpoint::with_codec`] are known to [`Endpoint::admit`] only.
     ///
     /// # Examples
     ///
@@ -53,14 +62,18 @@ impl Format {
     ///
     /// assert_eq!(Format::parse(None), Ok(Format::Json));
     /// assert_eq!(Format::parse(Some("Json")), Ok(Format::Json));
-    /// let err = Format::parse(Some("protobuf")).unwrap_err();
-    /// assert_eq!(err, Rejection::UnknownFormat("protobuf".into()));
+    /// # #[cfg(feature = "protobuf")]
+    /// assert_eq!(Format::parse(Some("PROTOBUF")), Ok(Format::Protobuf));
+    /// let err = Format::parse(Some("xml")).unwrap_err();
+    /// assert_eq!(err, Rejection::UnknownFormat("xml".into()));
     /// assert_eq!(err.http_status(), 400);
     /// ```
     pub fn parse(value: Option<&str>) -> Result<Self, Rejection> {
         match value {
             None => Ok(Self::Json),
             Some(v) if v.eq_ignore_ascii_case("json") => Ok(Self::Json),
+            #[cfg(feature = "protobuf")]
+            Some(v) if v.eq_ignore_ascii_case("protobuf") => Ok(Self::Protobuf),
             Some(v) => Err(Rejection::UnknownFormat(v.chars().take(32).collect())),
         }
     }
@@ -90,7 +103,14 @@ impl Format {
 #[non_exhaustive]
 pub enum Rejection {
     /// `?format=` names a format this server does not speak (400).
-    #[error("unsupported format `{0}`: use format=json")]
+    #[cfg_attr(
+        not(feature = "protobuf"),
+        error("unsupported format `{0}`: use format=json")
+    )]
+    #[cfg_attr(
+        feature = "protobuf",
+        error("unsupported format `{0}`: use format=json or format=protobuf")
+    )]
     UnknownFormat(String),
     /// The `Origin` header is not in the allow-list (403).
     #[error("origin not allowed")]
@@ -198,6 +218,8 @@ pub struct Endpoint {
     pub(crate) limiter: Option<Limiter>,
     pub(super) lifecycle: Lifecycle,
     pub(super) shared_limits: Option<Arc<dyn SharedLimits>>,
+    /// Formats added with `with_codec`, by name.
+    codecs: Vec<(&'static str, Arc<dyn Codec>)>,
     slots: Arc<Semaphore>,
 }
 
@@ -238,8 +260,32 @@ impl Endpoint {
             limiter,
             lifecycle: Lifecycle::default(),
             shared_limits: None,
+            codecs: Vec::new(),
             slots,
         }
+    }
+
+    /// Serves a format of your own at `?format=<name>` (the name compared case-insensitively),
+    /// next to `json` and `protobuf`. A name already taken (a built-in one included) is
+    /// replaced by this codec.
+    ///
+    /// # Examples
+    ///
+    /// See [`Codec`].
+    #[must_use]
+    pub fn with_codec(mut self, name: &'static str, codec: impl Codec) -> Self {
+        self.codecs
+            .retain(|(taken, _)| !taken.eq_ignore_ascii_case(name));
+        self.codecs.push((name, Arc::new(codec)));
+        self
+    }
+
+    /// The codec registered under `name`.
+    pub(super) fn codec(&self, name: &str) -> Option<Arc<dyn Codec>> {
+        self.codecs
+            .iter()
+            .find(|(taken, _)| taken.eq_ignore_ascii_case(name))
+            .map(|(_, codec)| Arc::clone(codec))
     }
 
     /// Runs `hook` when a connection opens: after authentication and registration in the hub,
@@ -533,7 +579,14 @@ impl Endpoint {
         format: Option<&str>,
         origin: Option<&str>,
     ) -> Result<Admission, Rejection> {
-        let format = Format::parse(format)?;
+        let format = match format.and_then(|name| {
+            self.codecs
+                .iter()
+                .find(|(taken, _)| taken.eq_ignore_ascii_case(name))
+        }) {
+            Some((name, _)) => Format::Custom(name),
+            None => Format::parse(format)?,
+        };
         if !self.config.origin_allowed(origin) {
             return Err(Rejection::OriginNotAllowed);
         }

@@ -56,6 +56,7 @@ mod rate_limit;
 mod shared_limits;
 
 pub use auth::{AuthError, AuthFuture, AuthMode, Authenticator};
+pub use codec::Codec;
 pub use config::{RateLimit, WsConfig};
 pub use endpoint::{Admission, ConnectionPermit, Endpoint, Format, Rejection};
 pub use frame::{Frame, SocketError};
