@@ -342,7 +342,8 @@ impl ClientBuilder {
 
     /// The wire format: [`Format::Json`] (the default) or, with the `protobuf` feature,
     /// [`Format::Protobuf`]. The client adds `format=<value>` to the URL; a URL that already
-    /// names another format is refused ([`ConnectError::InvalidUrl`]).
+    /// names the other of the two is refused ([`ConnectError::InvalidUrl`]), one naming a
+    /// format the client does not know is sent as it is (for the server to refuse).
     ///
     /// # Examples
     ///
@@ -1108,12 +1109,17 @@ fn with_format(url: &str, format: Format) -> Result<String, ConnectError> {
         .filter_map(|pair| pair.split_once('='))
         .find(|(key, _)| *key == "format");
     if let Some((_, value)) = named {
-        if value.eq_ignore_ascii_case(wanted) {
-            return Ok(url.to_owned());
+        // Another format this client speaks is a contradiction; one it does not know is the
+        // server's to refuse (HTTP 400) or serve.
+        let known = ["json", "protobuf"];
+        if !value.eq_ignore_ascii_case(wanted)
+            && known.iter().any(|known| value.eq_ignore_ascii_case(known))
+        {
+            return Err(ConnectError::InvalidUrl(format!(
+                "`{url}` asks for format `{value}` but the client speaks `{wanted}`"
+            )));
         }
-        return Err(ConnectError::InvalidUrl(format!(
-            "`{url}` asks for format `{value}` but the client speaks `{wanted}`"
-        )));
+        return Ok(url.to_owned());
     }
     let separator = if url.contains('?') { '&' } else { '?' };
     Ok(format!("{url}{separator}format={wanted}"))
@@ -1182,7 +1188,12 @@ mod tests {
             json("ws://h/web?format=JSON").unwrap(),
             "ws://h/web?format=JSON"
         );
-        assert!(json("ws://h/web?format=xml").is_err());
+        // Unknown to the client: the server answers it (400 for an unknown format).
+        assert_eq!(
+            json("ws://h/web?format=xml").unwrap(),
+            "ws://h/web?format=xml"
+        );
+        assert!(json("ws://h/web?format=protobuf").is_err());
         assert!(json("http://h/web").is_err());
     }
 
