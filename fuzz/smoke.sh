@@ -67,10 +67,16 @@ status=0
 for ((i = 0; i < ${#targets[@]}; i += 2)); do
   run "${targets[i]}" &
   first=$!
-  run "${targets[i + 1]}" &
-  second=$!
+  # An odd number of targets leaves the last one alone.
+  second=
+  if ((i + 1 < ${#targets[@]})); then
+    run "${targets[i + 1]}" &
+    second=$!
+  fi
   wait "$first" || status=1
-  wait "$second" || status=1
+  if [ -n "$second" ]; then
+    wait "$second" || status=1
+  fi
 done
 echo "fuzz: done in $((SECONDS - started)) s"
 exit "$status"
