@@ -856,16 +856,16 @@ async fn a_configured_issuer_is_required() {
     }
 }
 
-/// `target/<profile>/examples/books_client`, which `cargo test` builds with the tests.
-fn books_client_binary() -> Option<std::path::PathBuf> {
+/// `target/<profile>/examples/<name>`, which `cargo test` builds with the tests.
+fn example_binary(name: &str) -> Option<std::path::PathBuf> {
     let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
-    let binary = deps.parent()?.join("examples").join("books_client");
+    let binary = deps.parent()?.join("examples").join(name);
     binary.exists().then_some(binary)
 }
 
 #[tokio::test]
 async fn books_client_prints_answers_and_pushes_and_fails_on_an_error_answer() {
-    let Some(binary) = books_client_binary() else {
+    let Some(binary) = example_binary("books_client") else {
         assert!(
             std::env::var_os("CI").is_none(),
             "books_client is not built (cargo test builds examples unless --test is given)"
@@ -1065,16 +1065,9 @@ fn every_ws_limit_has_a_flag_and_an_environment_variable() {
     );
 }
 
-/// `target/<profile>/examples/books`, which `cargo test` builds with the tests.
-fn books_binary() -> Option<std::path::PathBuf> {
-    let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
-    let binary = deps.parent()?.join("examples").join("books");
-    binary.exists().then_some(binary)
-}
-
 #[tokio::test]
 async fn the_served_example_takes_its_limits_from_flags_and_the_environment() {
-    let Some(binary) = books_binary() else {
+    let Some(binary) = example_binary("books") else {
         assert!(
             std::env::var_os("CI").is_none(),
             "the books example is not built"

@@ -129,11 +129,7 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
                 other => return Err(format!("--open-loop: on or off, not {other}").into()),
             },
             "--fanout" => {
-                plan.fanout_clients = v
-                    .split(',')
-                    .filter(|c| !c.is_empty())
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()?;
+                plan.fanout_clients = counts(v)?;
             }
             "--messages" => plan.fanout_messages = v.parse()?,
             "--idle" => plan.idle_connections = v.parse()?,
@@ -176,11 +172,7 @@ fn cluster(args: &[String]) -> Result<(), BenchError> {
         let v = value(args, i, name)?;
         match name {
             "--fanout" => {
-                plan.clients = v
-                    .split(',')
-                    .filter(|c| !c.is_empty())
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()?;
+                plan.clients = counts(v)?;
             }
             "--messages" => plan.messages = v.parse()?,
             "--requests" => plan.requests = v.parse()?,
@@ -242,4 +234,13 @@ fn default_report_path() -> PathBuf {
         PathBuf::from,
     );
     target.join("bench-report.md")
+}
+
+/// A comma-separated list of counts (`100,1000`); empty items are skipped.
+fn counts(value: &str) -> Result<Vec<usize>, std::num::ParseIntError> {
+    value
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::parse)
+        .collect()
 }

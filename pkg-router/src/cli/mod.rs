@@ -158,15 +158,7 @@ where
     ///
     /// See the [module documentation](self).
     pub fn intercept(&self) -> Option<ExitCode> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let stdin = io::stdin();
-        let code = self.run(
-            &args,
-            &mut stdin.lock(),
-            &mut io::stdout().lock(),
-            &mut io::stderr().lock(),
-        )?;
-        Some(ExitCode::from(code))
+        self.run_process().map(ExitCode::from)
     }
 
     /// Like [`intercept`](Self::intercept), for a `main` that returns something else than an
@@ -185,17 +177,20 @@ where
     /// }
     /// ```
     pub fn exit_if_command(&self) {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let stdin = io::stdin();
-        let code = self.run(
-            &args,
-            &mut stdin.lock(),
-            &mut io::stdout().lock(),
-            &mut io::stderr().lock(),
-        );
-        if let Some(code) = code {
+        if let Some(code) = self.run_process() {
             std::process::exit(i32::from(code));
         }
+    }
+
+    /// [`run`](Self::run) on the process's arguments and standard streams.
+    fn run_process(&self) -> Option<u8> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        self.run(
+            &args,
+            &mut io::stdin().lock(),
+            &mut io::stdout().lock(),
+            &mut io::stderr().lock(),
+        )
     }
 
     /// Runs the command `args` names (`["check"]`, `["routes", "--json"]`, ...) with the given

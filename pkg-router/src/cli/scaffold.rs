@@ -720,11 +720,6 @@ fn handler_source(spec: &HandlerSpec<'_>) -> String {
         .map(|r| format!("{r:?}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let roles_json = roles
-        .iter()
-        .map(|r| format!("{r:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let mut struct_fields = String::new();
     let mut sample_fields = Vec::new();
     for field in *fields {
@@ -751,7 +746,7 @@ fn handler_source(spec: &HandlerSpec<'_>) -> String {
         }
     }
     let _ = writeln!(s);
-    let (item, handler_fn) = (format!("{type_name}Item"), module.to_string());
+    let item = format!("{type_name}Item");
     match kind {
         Kind::Paginated => {
             let _ = writeln!(s, "/// One item of a `{name}` page.");
@@ -777,7 +772,7 @@ fn handler_source(spec: &HandlerSpec<'_>) -> String {
             );
             let _ = writeln!(
                 s,
-                "pub async fn {handler_fn}(page: PageParams) -> Result<Paginated<{item}>, HandlerError> {{"
+                "pub async fn {module}(page: PageParams) -> Result<Paginated<{item}>, HandlerError> {{"
             );
             if *command {
                 let _ = writeln!(
@@ -821,7 +816,7 @@ fn handler_source(spec: &HandlerSpec<'_>) -> String {
             );
             let _ = writeln!(
                 s,
-                "pub async fn {handler_fn}(Data(request): Data<{request}>) -> Result<{request}, HandlerError> {{"
+                "pub async fn {module}(Data(request): Data<{request}>) -> Result<{request}, HandlerError> {{"
             );
             if *command {
                 let _ = writeln!(s, "    {module}_command(request).await\n}}");
@@ -853,7 +848,7 @@ fn handler_source(spec: &HandlerSpec<'_>) -> String {
     } else {
         let _ = writeln!(
             s,
-            "        TestRouter::registered({enum_name}::{name}).with_roles([{roles_json}])"
+            "        TestRouter::registered({enum_name}::{name}).with_roles([{roles_list}])"
         );
     }
     let _ = writeln!(s, "    }}");
