@@ -571,7 +571,10 @@ impl RouterBuilder {
                     timeout: route.timeout.or(self.default_timeout),
                     name: name.map(Arc::from),
                     #[cfg(feature = "metrics")]
-                    metrics_label: metrics::SharedString::from(pkg_id.to_string()),
+                    duration_key: metrics::Key::from_parts(
+                        "ws_message_processing_duration_seconds",
+                        vec![metrics::Label::new("pkg_id", pkg_id.to_string())],
+                    ),
                 };
                 rows.push(RouteInfo {
                     pkg_id,

@@ -114,9 +114,10 @@ struct CompiledRoute {
     data_skip: Arc<[String]>,
     timeout: Option<Duration>,
     name: Option<Arc<str>>,
-    /// The `pkg_id` label, formatted once.
+    /// The duration histogram's key with its `pkg_id` label, built once (the macro would
+    /// allocate the label list on every request).
     #[cfg(feature = "metrics")]
-    metrics_label: metrics::SharedString,
+    duration_key: metrics::Key,
 }
 
 /// Where a request's `data` comes from.
@@ -316,7 +317,8 @@ impl Router {
             duration_us = tracing::field::Empty,
         );
         let hooks = &self.inner.hooks;
-        if span.is_disabled() && hooks.is_empty() && !cfg!(feature = "metrics") {
+        let traced = !span.is_disabled();
+        if !traced && hooks.is_empty() && !cfg!(feature = "metrics") {
             // Nobody watches: skip the clock reads too.
             return self
                 .run_endpoint(endpoint, session, pkg_id, req_id, payload, None)
@@ -325,16 +327,29 @@ impl Router {
         let started = Instant::now();
         let mut audited = None;
         let audit = (!hooks.is_empty()).then_some(&mut audited);
-        let reply = self
-            .run_endpoint(endpoint, session, pkg_id, req_id, payload, audit)
-            .instrument(span.clone())
-            .await;
+        let run = self.run_endpoint(endpoint, session, pkg_id, req_id, payload, audit);
+        // A disabled span is still entered, exited and recorded into when it is used (and
+        // forwarded to `log` when tracing's `log` feature is on): only a live one is.
+        let reply = if traced {
+            run.instrument(span.clone()).await
+        } else {
+            run.await
+        };
         let elapsed = started.elapsed();
-        span.record("status", reply.status_code().as_u8());
-        span.record("duration_us", elapsed.as_micros() as u64);
+        if traced {
+            span.record("status", reply.status_code().as_u8());
+            span.record("duration_us", elapsed.as_micros() as u64);
+        }
         #[cfg(feature = "metrics")]
-        metrics::histogram!("ws_message_processing_duration_seconds", "pkg_id" => endpoint.metrics_label.clone())
-            .record(elapsed.as_secs_f64());
+        {
+            static METADATA: metrics::Metadata<'static> =
+                metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+            metrics::with_recorder(|recorder| {
+                recorder
+                    .register_histogram(&endpoint.duration_key, &METADATA)
+                    .record(elapsed.as_secs_f64());
+            });
+        }
         if !hooks.is_empty() {
             let call = Call {
                 pkg_id,
