@@ -14,6 +14,7 @@
 
 mod backend;
 mod outbound;
+pub(crate) mod queue;
 mod target;
 
 pub use backend::{BroadcastBackend, HubEvent, LocalBackend, RemoteDelivery};
@@ -29,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Identifies one live connection within a hub.
 ///
@@ -122,7 +123,7 @@ struct Entry {
     principal: Option<String>,
     roles: Box<[String]>,
     rooms: Vec<String>,
-    queue: mpsc::Sender<Outbound>,
+    queue: queue::Sender,
     close: watch::Sender<Option<CloseReason>>,
 }
 
@@ -536,7 +537,7 @@ impl Hub {
         &self,
         principal: &Principal,
         max_per_principal: usize,
-        queue: mpsc::Sender<Outbound>,
+        queue: queue::Sender,
         close: watch::Sender<Option<CloseReason>>,
     ) -> Result<Registration, RegisterError> {
         if self.is_shutting_down() {
@@ -740,14 +741,14 @@ impl Registry {
 fn offer(id: ConnectionId, entry: &Entry, message: Outbound) -> bool {
     match entry.queue.try_send(message) {
         Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
+        Err(queue::TrySendError::Full) => {
             tracing::warn!(connection = %id, "outbound queue full: closing slow consumer");
             #[cfg(feature = "metrics")]
             metrics::counter!("ws_broadcast_errors_total").increment(1);
             entry.close.send_replace(Some(CloseReason::slow_consumer()));
             false
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
+        Err(queue::TrySendError::Closed) => false,
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`TestHub`]: a hub whose connections are test doubles that capture their pushes.
 
 use crate::envelope::ResponseModel;
+use crate::hub::queue;
 use crate::hub::{
     BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, HubEvent, Outbound, Push,
     Registration, RemoteDelivery, Target,
@@ -13,7 +14,7 @@ use serde_json::Value;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Pushes a test connection holds before [`TestConnection::pushes`] collects them; more close
 /// it as a slow consumer, as a real connection's queue would.
@@ -148,7 +149,7 @@ impl TestHub {
     /// ```
     #[track_caller]
     pub fn connect(&self, principal: Principal) -> TestConnection {
-        let (queue, pushes) = mpsc::channel(TEST_QUEUE);
+        let (queue, pushes) = queue::channel(TEST_QUEUE);
         let (close, closed) = watch::channel(None);
         let registration =
             match self
@@ -245,7 +246,7 @@ impl fmt::Debug for TestHub {
 pub struct TestConnection {
     registration: Registration,
     session: Session,
-    queue: Mutex<mpsc::Receiver<Outbound>>,
+    queue: Mutex<queue::Receiver>,
     received: Mutex<Vec<Arc<Push>>>,
     closed: watch::Receiver<Option<CloseReason>>,
 }
@@ -284,7 +285,7 @@ impl TestConnection {
     pub fn pushes(&self) -> Vec<Arc<Push>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let mut received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Ok(item) = queue.try_recv() {
+        while let Some(item) = queue.try_recv() {
             if let Outbound::Push(push) = item {
                 received.push(push);
             }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 /// The auth frame of [protocol §6.2](crate::protocol#62-authentication).
@@ -75,7 +75,7 @@ impl Endpoint {
                 FirstFrame::Replay(principal, frame) => (principal, Some(frame), false),
             };
             let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
-            let (queue_tx, queue_rx) = mpsc::channel(self.config.outbound_queue.max(1));
+            let (queue_tx, queue_rx) = crate::hub::queue::channel(self.config.outbound_queue);
             let (close_tx, close_rx) = watch::channel(None);
             // The cluster-wide slot first: a refused connection never appears in the hub.
             let lease = match self.shared_lease(&principal).await {

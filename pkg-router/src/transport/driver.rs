@@ -35,6 +35,7 @@ use super::frame::{Frame, SocketError};
 use super::in_flight::InFlight;
 use super::shared_limits::{RateCheck, Verdict, ask};
 use crate::envelope::ResponseModel;
+use crate::hub::queue;
 use crate::hub::{CloseReason, Outbound, close_code};
 use crate::router::Session;
 use crate::status::{RspCode, error_code};
@@ -47,7 +48,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, Interval, Sleep};
 
 /// The longest the last frames and the close frame may take before the socket is dropped.
@@ -228,7 +229,7 @@ pub(super) struct Driver<'d, C, S, D, F> {
     in_flight: InFlight<F>,
     dispatch: D,
     /// Pushes from the hub (broadcasts, messages to this principal).
-    pushes: mpsc::Receiver<Outbound>,
+    pushes: queue::Receiver,
     /// Frames waiting for the socket ahead of `pushes`: answers (with the pushes queued before
     /// them, to keep their order), pings.
     outbox: VecDeque<Frame>,
@@ -281,7 +282,7 @@ where
         codec: C,
         socket: S,
         dispatch: D,
-        pushes: mpsc::Receiver<Outbound>,
+        pushes: queue::Receiver,
         signals: Signals<'d>,
         limits: Limits,
     ) -> Self {
@@ -492,7 +493,7 @@ where
             } else {
                 0
             };
-            while let Ok(push) = self.pushes.try_recv() {
+            while let Some(push) = self.pushes.try_recv() {
                 self.outbox.push_back(into_frame(&self.codec, push));
             }
             if self.outbox.len() >= self.limits.outbound_queue {
@@ -587,9 +588,9 @@ where
                 // `try_recv` first: it skips the task budget and waker bookkeeping of
                 // `poll_recv`, which is only needed once per wake, to register for the next push.
                 None => match self.pushes.try_recv() {
-                    Ok(push) => into_frame(&self.codec, push),
-                    Err(_) if !wake.may_recv => break,
-                    Err(_) => match self.pushes.poll_recv(cx) {
+                    Some(push) => into_frame(&self.codec, push),
+                    None if !wake.may_recv => break,
+                    None => match self.pushes.poll_recv(cx) {
                         Poll::Ready(Some(push)) => into_frame(&self.codec, push),
                         Poll::Ready(None) | Poll::Pending => {
                             wake.may_recv = false;
@@ -638,7 +639,7 @@ where
     pub(super) async fn close(&mut self, reason: CloseReason) {
         if reason != CloseReason::slow_consumer() {
             let flush = async {
-                while let Ok(push) = self.pushes.try_recv() {
+                while let Some(push) = self.pushes.try_recv() {
                     self.outbox.push_back(into_frame(&self.codec, push));
                 }
                 while let Some(frame) = self.outbox.pop_front() {

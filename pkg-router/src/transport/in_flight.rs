@@ -12,18 +12,20 @@ use std::task::{Context, Poll};
 /// A request future is over a kilobyte (the router's and the handler's state machines), so a
 /// `FuturesUnordered` node per request lands outside glibc's thread cache and costs a slow
 /// `malloc`/`free` pair each time; the reusable slot is allocated once per connection and
-/// refilled in place. Requests beyond the first run in the `FuturesUnordered`.
+/// refilled in place. Requests beyond the first run in a `FuturesUnordered`, created when the
+/// first of them comes: an empty one already holds a node the size of a request future, and
+/// most connections never have two requests in flight.
 pub(super) struct InFlight<F> {
     /// Allocated at the first request, kept for the connection's life; `None` inside when free.
     slot: Option<Pin<Box<Option<F>>>>,
-    more: FuturesUnordered<F>,
+    more: Option<FuturesUnordered<F>>,
 }
 
 impl<F: Future> InFlight<F> {
     pub(super) fn new() -> Self {
         Self {
             slot: None,
-            more: FuturesUnordered::new(),
+            more: None,
         }
     }
 
@@ -31,14 +33,17 @@ impl<F: Future> InFlight<F> {
     pub(super) fn push(&mut self, future: F) {
         match &mut self.slot {
             Some(slot) if slot.is_none() => slot.set(Some(future)),
-            Some(_) => self.more.push(future),
+            Some(_) => self
+                .more
+                .get_or_insert_with(FuturesUnordered::new)
+                .push(future),
             None => self.slot = Some(Box::pin(Some(future))),
         }
     }
 
     /// How many requests are being handled.
     pub(super) fn len(&self) -> usize {
-        usize::from(self.slot_busy()) + self.more.len()
+        usize::from(self.slot_busy()) + self.more.as_ref().map_or(0, FuturesUnordered::len)
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -63,7 +68,11 @@ impl<F: Future> Stream for InFlight<F> {
             slot.set(None);
             return Poll::Ready(Some(output));
         }
-        match this.more.poll_next_unpin(cx) {
+        let more = match &mut this.more {
+            Some(more) => more.poll_next_unpin(cx),
+            None => Poll::Ready(None),
+        };
+        match more {
             Poll::Ready(None) if this.slot_busy() => Poll::Pending,
             other => other,
         }
@@ -89,6 +98,10 @@ mod tests {
         let mut in_flight = InFlight::<Boxed>::new();
         assert!(in_flight.is_empty());
         assert_eq!(in_flight.next().now_or_never(), Some(None));
+        assert!(
+            in_flight.more.is_none(),
+            "no overflow set before a second request"
+        );
 
         let (first_tx, first_rx) = oneshot::channel();
         let (second_tx, second_rx) = oneshot::channel();
