@@ -136,9 +136,8 @@ fn upgrade_connection(
         .max_frame_size(max)
         .read_buffer_size(config.read_buffer_size)
         .write_buffer_size(config.write_buffer_size)
-        .on_upgrade(move |socket| async move {
-            endpoint.serve(AxumSocket(socket), admission, peer).await;
-        })
+        // No `async` block around `serve`: it would hold the socket a second time.
+        .on_upgrade(move |socket| endpoint.serve(AxumSocket(socket), admission, peer))
 }
 
 /// The value of `format` in a query string.

@@ -39,12 +39,18 @@ enum FirstFrame {
 
 impl Endpoint {
     /// The body of [`Endpoint::serve`]: handshake, registration, the driver, the close.
-    pub(super) async fn run<S>(
+    ///
+    /// Memory: this future is most of an idle connection's footprint, so values are kept in
+    /// one place each (the handshake's result is taken apart in the `match` that receives it)
+    /// and the futures only a closing or shutting-down connection needs are boxed when they
+    /// start (the state machine is as large as its largest suspended state).
+    pub(super) fn run<S>(
         self: Arc<Self>,
         socket: S,
         admission: Admission,
         peer: Option<SocketAddr>,
-    ) where
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
         S: Stream<Item = Result<Frame, SocketError>> + Sink<Frame, Error = SocketError>,
         S: Send + Unpin + 'static,
     {
@@ -58,21 +64,18 @@ impl Endpoint {
             let _permit = admission.permit;
             let admission_format = admission.format;
             let mut socket = socket;
-            let first = match self.handshake(&mut socket).await {
-                Ok(first) => first,
+            let (principal, replay, authenticated) = match self.handshake(&mut socket).await {
+                Ok(FirstFrame::Authenticated(principal)) => (principal, None, true),
+                Ok(FirstFrame::Done(principal)) => (principal, None, false),
+                Ok(FirstFrame::Replay(principal, frame)) => (principal, Some(frame), false),
                 Err(Some(reason)) => {
                     count_connection("rejected");
                     // `?`: the reason can quote the client (an auth error); Debug escapes it.
                     tracing::info!(code = reason.code, reason = ?reason.reason, "closing during handshake");
-                    close_socket(&mut socket, reason, self.config.close_linger).await;
+                    Box::pin(close_socket(&mut socket, reason, self.config.close_linger)).await;
                     return;
                 }
                 Err(None) => return,
-            };
-            let (principal, replay, authenticated) = match first {
-                FirstFrame::Authenticated(principal) => (principal, None, true),
-                FirstFrame::Done(principal) => (principal, None, false),
-                FirstFrame::Replay(principal, frame) => (principal, Some(frame), false),
             };
             let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
             let (queue_tx, queue_rx) = crate::hub::queue::channel(self.config.outbound_queue);
@@ -83,7 +86,7 @@ impl Endpoint {
                 Err(reason) => {
                     count_connection("rejected");
                     tracing::info!(code = reason.code, reason = %reason.reason, "connection refused");
-                    close_socket(&mut socket, reason, self.config.close_linger).await;
+                    Box::pin(close_socket(&mut socket, reason, self.config.close_linger)).await;
                     return;
                 }
             };
@@ -98,7 +101,7 @@ impl Endpoint {
                     count_connection("rejected");
                     tracing::info!(error = %err, "connection refused");
                     let reason = CloseReason::new(close_code::POLICY, err.to_string());
-                    close_socket(&mut socket, reason, self.config.close_linger).await;
+                    Box::pin(close_socket(&mut socket, reason, self.config.close_linger)).await;
                     return;
                 }
             };
@@ -181,14 +184,14 @@ impl Endpoint {
             }
             let mut stop = driver.run().await;
             if stop == Stop::Shutdown {
-                stop = driver.finish(config.shutdown_grace).await;
+                stop = Box::pin(driver.finish(config.shutdown_grace)).await;
             }
             let reason = if stop == Stop::Close {
                 let reason = close_rx
                     .borrow()
                     .clone()
                     .unwrap_or_else(|| CloseReason::new(close_code::NORMAL, ""));
-                driver.close(reason.clone()).await;
+                Box::pin(driver.close(reason.clone())).await;
                 reason
             } else {
                 CloseReason::new(close_code::ABNORMAL, "connection lost")
@@ -212,7 +215,6 @@ impl Endpoint {
             tracing::debug!("connection closed");
         }
         .instrument(span)
-        .await;
     }
 
     /// One of the principal's cluster-wide connection slots, when the endpoint has
