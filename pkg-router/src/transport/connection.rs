@@ -64,7 +64,8 @@ impl Endpoint {
             let _permit = admission.permit;
             let admission_format = admission.format;
             let mut socket = socket;
-            let (principal, replay, authenticated) = match self.handshake(&mut socket).await {
+            let first = Box::pin(self.handshake(&mut socket)).await;
+            let (principal, replay, authenticated) = match first {
                 Ok(FirstFrame::Authenticated(principal)) => (principal, None, true),
                 Ok(FirstFrame::Done(principal)) => (principal, None, false),
                 Ok(FirstFrame::Replay(principal, frame)) => (principal, Some(frame), false),
@@ -81,7 +82,12 @@ impl Endpoint {
             let (queue_tx, queue_rx) = crate::hub::queue::channel(self.config.outbound_queue);
             let (close_tx, close_rx) = watch::channel(None);
             // The cluster-wide slot first: a refused connection never appears in the hub.
-            let lease = match self.shared_lease(&principal).await {
+            let lease = if self.shared_limits.is_some() {
+                Box::pin(self.shared_lease(&principal)).await
+            } else {
+                Ok(None)
+            };
+            let lease = match lease {
                 Ok(lease) => lease,
                 Err(reason) => {
                     count_connection("rejected");
