@@ -1,5 +1,6 @@
-//! End-to-end benchmarks of pkg-router over real sockets, against two baselines measured in the
-//! same run: a bare tokio-tungstenite server (the floor) and jsonrpsee (the closest Rust peer).
+//! End-to-end benchmarks of pkg-router over real sockets, against baselines measured in the same
+//! run: a bare tokio-tungstenite server (the floor), jsonrpsee (the closest Rust peer) and
+//! socketioxide (the most used Rust WebSocket framework with rooms).
 //!
 //! Every server runs in a child process of its own (`pkg-router-bench serve <kind>`) on
 //! 127.0.0.1, so its memory and CPU time are measured apart from the client's. The scenarios:
