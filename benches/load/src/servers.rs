@@ -339,9 +339,18 @@ mod sio {
         connections: usize,
     }
 
-    /// The connect handler: join the room, register the event handlers (socketioxide's
+    /// The connect handler's work: join the room, register the event handlers (socketioxide's
     /// handlers are per socket).
-    pub(super) async fn on_connect(socket: SocketRef, store: Store) {
+    ///
+    /// Called in the synchronous part of the connect handler, not in its future: socketioxide
+    /// sends the connect answer (`40{..}`) and then spawns the handler's future, and an event
+    /// the client sends as soon as it reads the answer may be read before that task has run;
+    /// with no handler registered yet, socketioxide drops it (no ack, no error). The smoke
+    /// run lost the fan-out trigger's first event that way with the registration inside an
+    /// `async` handler. The synchronous part runs right after the answer is queued, in the
+    /// same poll, so the window shrinks from a spawned task's wait in the run queue to a few
+    /// instructions (the answer still has to be written and read, and the event sent back).
+    pub(super) fn on_connect(socket: &SocketRef, store: Store) {
         socket.join(SIO_ROOM);
         socket.on(
             super::SIO_CREATE_BOOK,
@@ -399,8 +408,9 @@ async fn socketioxide_server(addr: SocketAddr) -> Result<(), BenchError> {
         .max_buffer_size(SIO_BUFFER)
         .build_layer();
     let store = Store::default();
-    io.ns("/", async move |socket: SocketRef| {
-        sio::on_connect(socket, store.clone()).await;
+    io.ns("/", move |socket: SocketRef| {
+        sio::on_connect(&socket, store.clone());
+        std::future::ready(())
     });
     let app = axum::Router::new().layer(layer);
     let listener = TcpListener::bind(addr).await?;
