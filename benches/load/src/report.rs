@@ -62,10 +62,11 @@ const NOTES: &str = "## Setup
   only for these clients), no default features; `create_book` as an async event handler with
   `TryData<CreateBook>`, the rules checked by hand as for jsonrpsee (no auth), the book or
   `{\"error\":..}` answered through the ack. Every socket joins the room `books` in the connect
-  handler; fan-out: a `broadcast` event whose handler emits M events to the room in a loop.
+  handler (its synchronous part, before any event can arrive); fan-out: a `broadcast` event whose handler emits M events to the room in a loop.
   Config defaults (ping every 25 s, 20 s for the pong, 4 KiB WebSocket read buffer) except
-  `max_buffer_size` 4096 packets per socket (pkg-router's `outbound_queue`; the default 128
-  drops part of a burst of 200). Its clients send `42<ack>[\"create_book\",{..}]` and read
+  `max_buffer_size` 4096 packets per socket (pkg-router's `outbound_queue`; with the default,
+  128, a burst of 200 to 5 000 clients lost 0.8% of the deliveries: `emit`, and the ack, fail
+  on a full queue). Its clients send `42<ack>[\"create_book\",{..}]` and read
   `43<ack>[..]`, answering the server's pings (`2` -> `3`).
 - **Client**: one tokio runtime, tokio-tungstenite, TCP_NODELAY everywhere; responses matched by
   id with the same substring scan for every server (for socketioxide, of the ack's head). Closed loop: one request in flight per

@@ -25,8 +25,10 @@ const FLOOR_BUFFER: usize = 4 * 1024;
 /// subscription that lags behind loses nothing.
 const RPC_CHANNEL: usize = 16 * 1024;
 
-/// Packets socketioxide may queue per socket (its `max_buffer_size`, default 128): pkg-router's
-/// `outbound_queue` of the bench server, so a burst of M = 200 broadcasts fits in both.
+/// Packets socketioxide may queue per socket (its `max_buffer_size`): pkg-router's
+/// `outbound_queue` of the bench server, so a burst of M = 200 broadcasts fits in both. With the
+/// default, 128, `emit` (and an ack) fails for a socket whose queue is full: a burst of 200 to
+/// 5 000 clients lost 0.8% of the deliveries, and the trigger's ack once.
 const SIO_BUFFER: usize = 4096;
 
 /// Runs server `kind` on 127.0.0.1:`port` (0: any free port) until standard input closes, on
