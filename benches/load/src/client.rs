@@ -1,12 +1,14 @@
-//! The load client: WebSocket connections to any of the three servers, the first-frame auth
-//! handshake where the server requires it, and the closed- and open-loop request generators.
+//! The load client: WebSocket connections to any of the servers, the first-frame auth
+//! handshake where the server requires it (the Socket.IO connect where it speaks Socket.IO),
+//! and the closed- and open-loop request generators.
 
-use crate::proto::{self, BOOK_JSON, CREATE_BOOK, JWT_SECRET, RPC_CREATE_BOOK};
+use crate::proto::{self, BOOK_JSON, CREATE_BOOK, JWT_SECRET, RPC_CREATE_BOOK, SIO_CREATE_BOOK};
 use crate::{BenchError, Kind};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use pkg_router::jwt::Claims;
 use pkg_router::protobuf::Message as _;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +47,8 @@ pub(crate) async fn connect(
         Kind::PkgRouter => format!("ws://{addr}/web"),
         Kind::PkgRouterProtobuf => format!("ws://{addr}/web?format=protobuf"),
         Kind::Floor | Kind::Jsonrpsee => format!("ws://{addr}/"),
+        // Engine.IO v4 straight on the WebSocket transport (no long-polling first).
+        Kind::Socketioxide => format!("ws://{addr}/socket.io/?EIO=4&transport=websocket"),
     };
     // Small client buffers: the memory run holds 10 000 connections in this process.
     let config = WebSocketConfig::default()
@@ -65,7 +69,43 @@ pub(crate) async fn connect(
             return Err(format!("auth refused: {reply}").into());
         }
     }
+    if kind == Kind::Socketioxide {
+        sio_connect(&mut ws).await?;
+    }
     Ok(ws)
+}
+
+/// The Engine.IO open packet (`0{"sid":..,"pingInterval":..}`), then the Socket.IO connect to
+/// the namespace `/` (`40`, answered `40{"sid":..}`). socketioxide sends its first ping (`2`)
+/// as soon as the session opens, so it comes before the connect's answer and is answered here:
+/// the next one comes a ping interval (25 s) later and may wait up to the ping timeout (20 s)
+/// for its pong, which any later read through [`call`] sends.
+async fn sio_connect(ws: &mut Ws) -> Result<(), BenchError> {
+    let open = next_text(ws).await?;
+    if !open.starts_with("0{") {
+        return Err(format!("no Engine.IO open packet: {open}").into());
+    }
+    ws.send(Message::text("40")).await?;
+    loop {
+        let text = next_text(ws).await?;
+        if answer_ping(ws, &text).await? {
+            continue;
+        }
+        if text.starts_with("40") {
+            return Ok(());
+        }
+        return Err(format!("Socket.IO connect refused: {text}").into());
+    }
+}
+
+/// Answers an Engine.IO ping (`2`, sent only by the socketioxide server) with a pong (`3`);
+/// whether `text` was one.
+pub(crate) async fn answer_ping(ws: &mut Ws, text: &str) -> Result<bool, BenchError> {
+    if text != "2" {
+        return Ok(false);
+    }
+    ws.send(Message::text("3")).await?;
+    Ok(true)
 }
 
 /// The next text frame (control frames skipped); an error on close, failure or time-out.
@@ -104,7 +144,7 @@ fn read_protobuf_reply(bytes: &[u8]) -> Option<(String, bool)> {
 /// whether it succeeded.
 pub(crate) async fn create_book(ws: &mut Ws, kind: Kind, id: &str) -> Result<bool, BenchError> {
     if kind != Kind::PkgRouterProtobuf {
-        let reply = call(ws, create_book_frame(kind, id), id).await?;
+        let reply = call(ws, create_book_frame(kind, id), &reply_key(kind, id)).await?;
         return Ok(is_success(kind, &reply));
     }
     ws.send(create_book_message(kind, id)).await?;
@@ -131,7 +171,11 @@ pub(crate) async fn create_book(ws: &mut Ws, kind: Kind, id: &str) -> Result<boo
 fn open_loop_reply(kind: Kind, message: &Message) -> Option<(u64, bool)> {
     match message {
         Message::Text(text) => Some((
-            proto::seq_of_response(text.as_str())?,
+            if kind == Kind::Socketioxide {
+                proto::sio_ack_id(text.as_str())?
+            } else {
+                proto::seq_of_response(text.as_str())?
+            },
             is_success(kind, text.as_str()),
         )),
         Message::Binary(bytes) => {
@@ -151,6 +195,24 @@ pub(crate) fn create_book_frame(kind: Kind, id: &str) -> String {
         Kind::Jsonrpsee => format!(
             r#"{{"jsonrpc":"2.0","id":"{id}","method":"{RPC_CREATE_BOOK}","params":{BOOK_JSON}}}"#
         ),
+        // An EVENT with an ack id (namespace `/`): the request id's sequence number.
+        Kind::Socketioxide => format!(r#"42{}["{SIO_CREATE_BOOK}",{BOOK_JSON}]"#, sio_ack(id)),
+    }
+}
+
+/// The Socket.IO ack id standing for request id `id`: its sequence number (unique on its
+/// connection, which is all an ack id needs).
+pub(crate) fn sio_ack(id: &str) -> u64 {
+    proto::seq_of_response(id).unwrap_or(0)
+}
+
+/// What the answer to request `id` contains: the id itself, or for Socket.IO the ack's head
+/// `43<ack id>[`.
+pub(crate) fn reply_key(kind: Kind, id: &str) -> Cow<'_, str> {
+    if kind == Kind::Socketioxide {
+        Cow::Owned(format!("43{}[", sio_ack(id)))
+    } else {
+        Cow::Borrowed(id)
     }
 }
 
@@ -161,17 +223,21 @@ pub(crate) fn is_success(kind: Kind, frame: &str) -> bool {
             frame.contains(r#""status_code":0"#)
         }
         Kind::Jsonrpsee => frame.contains(r#""result":"#),
+        // The ack carries the result, or `{"error":..}`.
+        Kind::Socketioxide => !frame.contains(r#""error":"#),
     }
 }
 
-/// Sends `frame` and returns the response containing `id` (other frames, pushes, are skipped).
-pub(crate) async fn call(ws: &mut Ws, frame: String, id: &str) -> Result<String, BenchError> {
+/// Sends `frame` and returns the response containing `key` (see [`reply_key`]; other frames,
+/// pushes, are skipped, Engine.IO pings answered).
+pub(crate) async fn call(ws: &mut Ws, frame: String, key: &str) -> Result<String, BenchError> {
     ws.send(Message::text(frame)).await?;
     loop {
         let text = next_text(ws).await?;
-        if text.contains(id) {
+        if text.contains(key) {
             return Ok(text);
         }
+        answer_ping(ws, &text).await?;
     }
 }
 
@@ -340,6 +406,8 @@ pub(crate) async fn open_loop(
         let (mut sink, mut stream) = ws.split();
         let sent = Arc::new(AtomicU64::new(0));
         let writer_sent = Arc::clone(&sent);
+        // Engine.IO pings the reader saw, for the writer to answer (socketioxide only).
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let writer = tokio::spawn(async move {
             let mut seq = 0u64;
             loop {
@@ -347,7 +415,16 @@ pub(crate) async fn open_loop(
                 if at >= end {
                     break;
                 }
-                tokio::time::sleep_until(at).await;
+                tokio::select! {
+                    biased;
+                    Some(()) = pong_rx.recv() => {
+                        if sink.send(Message::text("3")).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    () = tokio::time::sleep_until(at) => {}
+                }
                 let id = proto::request_id(conn, seq);
                 if sink.send(create_book_message(kind, &id)).await.is_err() {
                     break;
@@ -382,6 +459,10 @@ pub(crate) async fn open_loop(
                     continue;
                 };
                 let Some(Ok(message)) = next else { break };
+                if matches!(&message, Message::Text(text) if text.as_str() == "2") {
+                    let _ = pong_tx.send(());
+                    continue;
+                }
                 let Some((seq, success)) = open_loop_reply(kind, &message) else {
                     continue;
                 };

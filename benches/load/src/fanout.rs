@@ -4,9 +4,11 @@
 
 use crate::child::ServerProcess;
 use crate::client::{self, Ws, histogram};
-use crate::proto::{self, BROADCAST, RPC_BROADCAST, RPC_SUBSCRIBE, STATS};
+use crate::proto::{
+    self, BROADCAST, RPC_BROADCAST, RPC_SUBSCRIBE, SIO_BROADCAST, SIO_STATS, STATS,
+};
 use crate::{BenchError, Kind};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +44,8 @@ struct Receipts {
     failed: bool,
 }
 
-/// Opens a subscriber: authenticated (pkg-router) or subscribed (jsonrpsee).
+/// Opens a subscriber: authenticated (pkg-router), subscribed (jsonrpsee) or connected to the
+/// namespace, which joins the room (socketioxide).
 async fn subscriber(kind: Kind, addr: SocketAddr, conn: usize) -> Result<Ws, BenchError> {
     let mut ws = client::connect(kind, addr, conn, &["view-books"]).await?;
     if kind == Kind::Jsonrpsee {
@@ -75,6 +78,14 @@ async fn receive(mut ws: Ws, messages: usize, deadline: Instant) -> Receipts {
         let Message::Text(text) = next else { continue };
         let now = proto::wall_ns();
         let text = text.as_str();
+        if text == "2" {
+            // An Engine.IO ping (socketioxide): answered, or the server closes the connection.
+            if ws.send(Message::text("3")).await.is_err() {
+                receipts.failed = true;
+                break;
+            }
+            continue;
+        }
         let (Some(seq), Some(t)) = (
             proto::number_after(text, r#""seq":"#),
             proto::number_after(text, r#""t":"#),
@@ -94,14 +105,20 @@ async fn receive(mut ws: Ws, messages: usize, deadline: Instant) -> Receipts {
     receipts
 }
 
-/// Waits until the pkg-router hub holds `expected` connections: `auth_ok` is sent before the
-/// connection is registered, so a client that saw `auth_ok` may not receive a broadcast yet.
-async fn wait_for_hub(trigger: &mut Ws, expected: usize) -> Result<(), BenchError> {
+/// Waits until the pkg-router hub (the socketioxide room) holds `expected` connections:
+/// `auth_ok` is sent before the connection is registered (socketioxide's connect answer before
+/// its connect handler joins the room), so a client that saw it may not receive a broadcast
+/// yet.
+async fn wait_for_hub(kind: Kind, trigger: &mut Ws, expected: usize) -> Result<(), BenchError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     for seq in 0.. {
         let id = proto::request_id(usize::MAX, seq);
-        let frame = format!(r#"{{"pkg_id":{STATS},"req_id":"{id}","data":{{}}}}"#);
-        let reply = client::call(trigger, frame, &id).await?;
+        let frame = if kind == Kind::Socketioxide {
+            format!(r#"42{}["{SIO_STATS}"]"#, client::sio_ack(&id))
+        } else {
+            format!(r#"{{"pkg_id":{STATS},"req_id":"{id}","data":{{}}}}"#)
+        };
+        let reply = client::call(trigger, frame, &client::reply_key(kind, &id)).await?;
         let have = proto::number_after(&reply, r#""connections":"#).unwrap_or(0);
         if have >= expected as u64 {
             return Ok(());
@@ -163,8 +180,8 @@ pub(crate) async fn run(
     }
     let admin = clients + 1_000_000;
     let mut trigger = client::connect(kind, server.addr, admin, &["admin"]).await?;
-    if kind == Kind::PkgRouter {
-        wait_for_hub(&mut trigger, clients + 1).await?;
+    if matches!(kind, Kind::PkgRouter | Kind::Socketioxide) {
+        wait_for_hub(kind, &mut trigger, clients + 1).await?;
     }
     let deadline = Instant::now() + timeout;
     let _ = go_tx.send(Some(deadline));
@@ -177,18 +194,27 @@ pub(crate) async fn run(
         Kind::Jsonrpsee => format!(
             r#"{{"jsonrpc":"2.0","id":"{id}","method":"{RPC_BROADCAST}","params":[{messages}]}}"#
         ),
+        Kind::Socketioxide => format!(
+            r#"42{}["{SIO_BROADCAST}",{{"count":{messages}}}]"#,
+            client::sio_ack(&id)
+        ),
         Kind::Floor | Kind::PkgRouterProtobuf => {
             return Err(format!("{} is not in the fan-out runs", kind.name()).into());
         }
     };
     let started = proto::wall_ns();
-    let reply = client::call(&mut trigger, frame, &id).await?;
+    let reply = client::call(&mut trigger, frame, &client::reply_key(kind, &id)).await?;
     if !client::is_success(kind, &reply) {
         return Err(format!("broadcast trigger refused: {reply}").into());
     }
-    // The trigger connection gets the pushes too (pkg-router): read them off in the background.
+    // The trigger connection gets the pushes too (pkg-router, socketioxide): read them off in
+    // the background.
     let drain = tokio::spawn(async move {
-        while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, trigger.next()).await {}
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, trigger.next()).await {
+            if matches!(&message, Message::Text(text) if text.as_str() == "2") {
+                let _ = trigger.send(Message::text("3")).await;
+            }
+        }
         let _ = trigger.close(None).await;
     });
     let mut outcome = FanoutOutcome {

@@ -1,5 +1,6 @@
-//! End-to-end benchmarks of pkg-router over real sockets, against two baselines measured in the
-//! same run: a bare tokio-tungstenite server (the floor) and jsonrpsee (the closest Rust peer).
+//! End-to-end benchmarks of pkg-router over real sockets, against baselines measured in the same
+//! run: a bare tokio-tungstenite server (the floor), jsonrpsee (the closest Rust peer) and
+//! socketioxide (the most used Rust WebSocket framework with rooms).
 //!
 //! Every server runs in a child process of its own (`pkg-router-bench serve <kind>`) on
 //! 127.0.0.1, so its memory and CPU time are measured apart from the client's. The scenarios:
@@ -44,6 +45,9 @@ pub enum Kind {
     Floor,
     /// jsonrpsee's WebSocket server with an equivalent method and a subscription.
     Jsonrpsee,
+    /// socketioxide (Socket.IO v5 over Engine.IO v4, WebSocket transport): an equivalent event
+    /// answered through its ack, and a room broadcast for the fan-out.
+    Socketioxide,
     /// The pkg-router server of [`Kind::PkgRouter`], its clients on `?format=protobuf`: the same
     /// CREATE_BOOK as a protobuf `Request`, answered in binary frames (load runs only).
     PkgRouterProtobuf,
@@ -51,10 +55,11 @@ pub enum Kind {
 
 impl Kind {
     /// Every server, in report order.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::PkgRouter,
         Kind::Floor,
         Kind::Jsonrpsee,
+        Kind::Socketioxide,
         Kind::PkgRouterProtobuf,
     ];
 
@@ -65,6 +70,7 @@ impl Kind {
             Kind::PkgRouter => "pkg-router",
             Kind::Floor => "floor",
             Kind::Jsonrpsee => "jsonrpsee",
+            Kind::Socketioxide => "socketioxide",
             Kind::PkgRouterProtobuf => "pkg-router-protobuf",
         }
     }
@@ -83,7 +89,7 @@ impl Kind {
     /// Whether the fan-out runs measure it (the floor cannot broadcast; the protobuf clients
     /// would measure the JSON run's server again).
     pub(crate) fn broadcasts(self) -> bool {
-        matches!(self, Kind::PkgRouter | Kind::Jsonrpsee)
+        matches!(self, Kind::PkgRouter | Kind::Jsonrpsee | Kind::Socketioxide)
     }
 
     /// Whether the memory run measures it (the protobuf kind is the JSON kind's server).

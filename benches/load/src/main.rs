@@ -1,5 +1,5 @@
 //! `pkg-router-bench`: end-to-end load, fan-out and memory benchmarks of pkg-router against a
-//! bare tokio-tungstenite floor and jsonrpsee, measured in the same run.
+//! bare tokio-tungstenite floor, jsonrpsee and socketioxide, measured in the same run.
 //!
 //! ```text
 //! cargo run --release -p pkg-router-bench -- all      # the full run (a few minutes)
@@ -24,11 +24,13 @@ usage:
   pkg-router-bench cluster [--fanout C1,C2] [--messages M] [--requests N] [--rounds R]
                                      3 nodes on Redis against 1 (needs redis-server): fan-out,
                                      publish cost, shared rate limit; markdown to stdout
-  pkg-router-bench serve <pkg-router|floor|jsonrpsee> --port N [--max-lifetime SECS] [--threads N]
+  pkg-router-bench serve <pkg-router|floor|jsonrpsee|socketioxide> --port N [--max-lifetime SECS]
+                         [--threads N]
                                      (used by the driver: one server in this process)
 options (override the plan's sizes):
-  --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee,pkg-router-protobuf;
-                         the last is the pkg-router server with clients on ?format=protobuf)
+  --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee,socketioxide,
+                         pkg-router-protobuf; the last is the pkg-router server with clients on
+                         ?format=protobuf)
   --connections N        closed/open-loop connections (0: skip those runs)
   --duration SECS        measured seconds of each closed/open-loop run
   --warmup SECS          warm-up seconds

@@ -55,7 +55,8 @@ pub(crate) async fn run(
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await;
             let id = proto::request_id(conn, 0);
-            let reply = client::call(&mut ws, client::create_book_frame(kind, &id), &id).await?;
+            let frame = client::create_book_frame(kind, &id);
+            let reply = client::call(&mut ws, frame, &client::reply_key(kind, &id)).await?;
             drop(permit);
             if client::is_success(kind, &reply) {
                 Ok(ws)

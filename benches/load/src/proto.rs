@@ -26,6 +26,13 @@ pub(crate) const RPC_SUBSCRIBE: &str = "subscribe_books";
 pub(crate) const RPC_NOTIFICATION: &str = "book_created";
 pub(crate) const RPC_UNSUBSCRIBE: &str = "unsubscribe_books";
 
+/// socketioxide: the events equivalent to the ids above, and the room every socket joins.
+pub(crate) const SIO_CREATE_BOOK: &str = "create_book";
+pub(crate) const SIO_STATS: &str = "stats";
+pub(crate) const SIO_BROADCAST: &str = "broadcast";
+pub(crate) const SIO_BOOK_CREATED: &str = "book_created";
+pub(crate) const SIO_ROOM: &str = "books";
+
 /// The CREATE_BOOK payload every server accepts (`data` / `params`).
 pub(crate) const BOOK_JSON: &str =
     r#"{"title":"The Pragmatic Programmer","author_id":1,"isbn":"978-0135957059"}"#;
@@ -152,6 +159,14 @@ pub(crate) fn seq_of_response(frame: &str) -> Option<u64> {
     u64::from_str_radix(frame.get(at..at + 12)?, 16).ok()
 }
 
+/// The ack id of a Socket.IO ack frame, `43<id>[...]` (namespace `/`), or `None` for any other
+/// frame.
+pub(crate) fn sio_ack_id(frame: &str) -> Option<u64> {
+    let rest = frame.strip_prefix("43")?;
+    let end = rest.find('[')?;
+    rest.get(..end)?.parse().ok()
+}
+
 /// The unsigned integer after `"key":` in `frame` (the first occurrence).
 pub(crate) fn number_after(frame: &str, key: &str) -> Option<u64> {
     let at = frame.find(key)? + key.len();
@@ -173,6 +188,14 @@ mod tests {
         assert!(uuid::Uuid::parse_str(&id).is_ok());
         let frame = format!(r#"{{"pkg_id":3,"req_id":"{id}","status_code":0}}"#);
         assert_eq!(seq_of_response(&frame), Some(0x1234));
+    }
+
+    #[test]
+    fn sio_ack_ids_are_read() {
+        assert_eq!(sio_ack_id(r#"4312[{"id":1}]"#), Some(12));
+        assert_eq!(sio_ack_id(r#"430[{"queued":5}]"#), Some(0));
+        assert_eq!(sio_ack_id(r#"42["book_created",{"seq":1}]"#), None);
+        assert_eq!(sio_ack_id("2"), None);
     }
 
     #[test]

@@ -58,8 +58,18 @@ const NOTES: &str = "## Setup
   synchronous method with the schema's rules checked by hand (no auth: it has no first-frame
   handshake). Fan-out: the idiomatic subscription (`tokio::sync::broadcast` channel of
   pre-serialized messages, each subscription forwarding to its sink).
+- **socketioxide**: its tower layer on axum (Socket.IO v5 over Engine.IO v4, WebSocket transport
+  only for these clients), no default features; `create_book` as an async event handler with
+  `TryData<CreateBook>`, the rules checked by hand as for jsonrpsee (no auth), the book or
+  `{\"error\":..}` answered through the ack. Every socket joins the room `books` in the connect
+  handler (its synchronous part, before any event can arrive); fan-out: a `broadcast` event whose handler emits M events to the room in a loop.
+  Config defaults (ping every 25 s, 20 s for the pong, 4 KiB WebSocket read buffer) except
+  `max_buffer_size` 4096 packets per socket (pkg-router's `outbound_queue`; with the default,
+  128, a burst of 200 to 5 000 clients lost 0.8% of the deliveries: `emit`, and the ack, fail
+  on a full queue). Its clients send `42<ack>[\"create_book\",{..}]` and read
+  `43<ack>[..]`, answering the server's pings (`2` -> `3`).
 - **Client**: one tokio runtime, tokio-tungstenite, TCP_NODELAY everywhere; responses matched by
-  id with the same substring scan for every server. Closed loop: one request in flight per
+  id with the same substring scan for every server (for socketioxide, of the ack's head). Closed loop: one request in flight per
   connection. Open loop: latency counted from the scheduled send time (no coordinated
   omission). CPU times from `/proc/<pid>/stat` (10 ms ticks).
 - **Fan-out latency**: per message, from the server's wall clock at the broadcast call (in the
@@ -263,6 +273,118 @@ fn targets(report: &Report) -> Vec<Target> {
     targets
 }
 
+/// Issue 15, item 5: pkg-router against socketioxide in this run, figure by figure (no target;
+/// reported). Nothing when socketioxide was not measured.
+fn socketioxide_summary(out: &mut String, report: &Report) {
+    let closed = &report.closed_loop;
+    let fanout_pair = |clients: usize| {
+        let of = |kind: Kind| {
+            report
+                .fanout
+                .iter()
+                .find(|r| r.kind == kind && r.clients == clients)
+        };
+        of(Kind::PkgRouter).zip(of(Kind::Socketioxide))
+    };
+    let largest_fanout = report
+        .fanout
+        .iter()
+        .filter(|r| r.kind == Kind::Socketioxide)
+        .map(|r| r.clients)
+        .filter(|&c| fanout_pair(c).is_some())
+        .collect::<Vec<_>>();
+    let memory = |kind: Kind| report.memory.iter().find(|m| m.kind == kind);
+    let load = find(closed, Kind::PkgRouter).zip(find(closed, Kind::Socketioxide));
+    let idle = memory(Kind::PkgRouter).zip(memory(Kind::Socketioxide));
+    if load.is_none() && largest_fanout.is_empty() && idle.is_none() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Second peer, socketioxide (issue 15 item 5; no target, reported): pkg-router against socketioxide in this run.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| figure | pkg-router | socketioxide | pkg-router / socketioxide |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let mut row = |what: String, p: f64, s: f64, unit: &str, digits: usize| {
+        let _ = writeln!(
+            out,
+            "| {what} | {p:.digits$}{unit} | {s:.digits$}{unit} | {} |",
+            ratio(p, s)
+        );
+    };
+    if let Some((p, s)) = load {
+        let cpu = |r: &LoadResult| r.server_cpu_s * 1e6 / (r.requests.max(1) as f64);
+        let connections = p.connections;
+        row(
+            format!("closed loop, {connections} connections: req/s"),
+            p.throughput,
+            s.throughput,
+            "",
+            0,
+        );
+        row(
+            "closed loop: p99".into(),
+            p.latency_us[2],
+            s.latency_us[2],
+            " us",
+            0,
+        );
+        row(
+            "closed loop: server CPU per request".into(),
+            cpu(p),
+            cpu(s),
+            " us",
+            1,
+        );
+    }
+    for clients in largest_fanout {
+        if let Some((p, s)) = fanout_pair(clients) {
+            row(
+                format!("fan-out to {clients}: last-receipt p99"),
+                p.last_ms[1],
+                s.last_ms[1],
+                " ms",
+                1,
+            );
+            let complete = |r: &FanoutResult| r.deliveries as f64 / r.expected.max(1) as f64;
+            row(
+                format!("fan-out to {clients}: deliveries / C x M"),
+                complete(p),
+                complete(s),
+                "",
+                4,
+            );
+            row(
+                format!("fan-out to {clients}: server CPU"),
+                p.server_cpu_s,
+                s.server_cpu_s,
+                " s",
+                2,
+            );
+        }
+    }
+    if let Some((p, s)) = idle {
+        row(
+            format!("memory per idle connection ({})", p.connections),
+            p.idle_bytes_per_connection() / 1024.0,
+            s.idle_bytes_per_connection() / 1024.0,
+            " KiB",
+            1,
+        );
+        row(
+            "memory per connection after 1 request".into(),
+            p.used_bytes_per_connection() / 1024.0,
+            s.used_bytes_per_connection() / 1024.0,
+            " KiB",
+            1,
+        );
+    }
+    let _ = writeln!(out);
+}
+
 pub(crate) fn markdown(report: &Report, command: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# pkg-router end-to-end benchmarks\n");
@@ -308,6 +430,8 @@ pub(crate) fn markdown(report: &Report, command: &str) -> String {
             cpu(json),
         );
     }
+
+    socketioxide_summary(&mut out, report);
 
     if !report.closed_loop.is_empty() {
         let _ = writeln!(out, "## Closed loop (CREATE_BOOK, send, await, repeat)\n");

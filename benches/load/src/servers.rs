@@ -1,10 +1,11 @@
-//! The three servers under test, each run by `pkg-router-bench serve <kind> --port N` in a
+//! The four servers under test, each run by `pkg-router-bench serve <kind> --port N` in a
 //! process of its own. Each prints `LISTENING <port>` once it accepts connections and exits
 //! when its standard input closes (the driver holds the other end) or after `max_lifetime`.
 
 use crate::proto::{
     BOOK_CREATED, BROADCAST, Book, CREATE_BOOK, CreateBook, Event, JWT_SECRET, RPC_BROADCAST,
-    RPC_CREATE_BOOK, RPC_NOTIFICATION, RPC_SUBSCRIBE, RPC_UNSUBSCRIBE, STATS, Store,
+    RPC_CREATE_BOOK, RPC_NOTIFICATION, RPC_SUBSCRIBE, RPC_UNSUBSCRIBE, SIO_BOOK_CREATED,
+    SIO_BROADCAST, SIO_CREATE_BOOK, SIO_ROOM, SIO_STATS, STATS, Store,
 };
 use crate::{BenchError, Kind};
 use futures_util::{SinkExt, StreamExt};
@@ -23,6 +24,12 @@ const FLOOR_BUFFER: usize = 4 * 1024;
 /// Capacity of jsonrpsee's broadcast channel: at least the largest burst of the harness, so a
 /// subscription that lags behind loses nothing.
 const RPC_CHANNEL: usize = 16 * 1024;
+
+/// Packets socketioxide may queue per socket (its `max_buffer_size`): pkg-router's
+/// `outbound_queue` of the bench server, so a burst of M = 200 broadcasts fits in both. With the
+/// default, 128, `emit` (and an ack) fails for a socket whose queue is full: a burst of 200 to
+/// 5 000 clients lost 0.8% of the deliveries, and the trigger's ack once.
+const SIO_BUFFER: usize = 4096;
 
 /// Runs server `kind` on 127.0.0.1:`port` (0: any free port) until standard input closes, on
 /// `threads` runtime workers (default: one per CPU).
@@ -56,6 +63,7 @@ pub(crate) fn serve(
             Kind::PkgRouter | Kind::PkgRouterProtobuf => pkg_router_server(addr).await,
             Kind::Floor => floor_server(addr).await,
             Kind::Jsonrpsee => jsonrpsee_server(addr).await,
+            Kind::Socketioxide => socketioxide_server(addr).await,
         }
     })
 }
@@ -294,5 +302,125 @@ async fn jsonrpsee_server(addr: SocketAddr) -> Result<(), BenchError> {
     let handle = server.start(module);
     announce(local)?;
     handle.stopped().await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. socketioxide: a `create_book` event answered through its ack, the schema's rules checked
+//    by hand (as for jsonrpsee), the same store; every socket joins one room on connect and the
+//    fan-out is a broadcast to that room.
+
+mod sio {
+    use super::{Book, CreateBook, Event, SIO_BOOK_CREATED, SIO_ROOM, Store};
+    use serde::{Deserialize, Serialize};
+    use socketioxide::SocketIo;
+    use socketioxide::extract::{AckSender, SocketRef, TryData};
+
+    /// An error answered through the ack (a client's success check looks for `"error":`).
+    #[derive(Serialize)]
+    struct Refused {
+        error: String,
+    }
+
+    fn refuse(ack: AckSender, error: String) {
+        let _ = ack.send(&Refused { error });
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Burst {
+        count: u64,
+    }
+
+    #[derive(Serialize)]
+    struct Queued {
+        queued: u64,
+    }
+
+    #[derive(Serialize)]
+    struct Stats {
+        connections: usize,
+    }
+
+    /// The connect handler's work: join the room, register the event handlers (socketioxide's
+    /// handlers are per socket).
+    ///
+    /// Called in the synchronous part of the connect handler, not in its future: socketioxide
+    /// sends the connect answer (`40{..}`) and then spawns the handler's future, and an event
+    /// the client sends as soon as it reads the answer may be read before that task has run;
+    /// with no handler registered yet, socketioxide drops it (no ack, no error). The smoke
+    /// run lost the fan-out trigger's first event that way with the registration inside an
+    /// `async` handler. The synchronous part runs right after the answer is queued, in the
+    /// same poll, so the window shrinks from a spawned task's wait in the run queue to a few
+    /// instructions (the answer still has to be written and read, and the event sent back).
+    pub(super) fn on_connect(socket: &SocketRef, store: Store) {
+        socket.join(SIO_ROOM);
+        socket.on(
+            super::SIO_CREATE_BOOK,
+            async move |TryData(input): TryData<CreateBook>, ack: AckSender| {
+                let input = match input {
+                    Ok(input) => input,
+                    Err(err) => return refuse(ack, err.to_string()),
+                };
+                if let Err(msg) = input.check() {
+                    return refuse(ack, msg.to_owned());
+                }
+                let book: Book = store.create(input);
+                let _ = ack.send(&book);
+            },
+        );
+        socket.on(super::SIO_STATS, async |io: SocketIo, ack: AckSender| {
+            let connections = io.within(SIO_ROOM).sockets().len();
+            let _ = ack.send(&Stats { connections });
+        });
+        socket.on(
+            super::SIO_BROADCAST,
+            async |io: SocketIo, TryData(burst): TryData<Burst>, ack: AckSender| {
+                // The schema's range of pkg-router's `Burst`, checked by hand.
+                let count = match burst {
+                    Ok(Burst { count }) if (1..=1_000_000).contains(&count) => count,
+                    Ok(_) => return refuse(ack, "count must be 1..1000000".to_owned()),
+                    Err(err) => return refuse(ack, err.to_string()),
+                };
+                // `count` broadcasts to the room, back to back.
+                let mut queued = 0;
+                for seq in 0..count {
+                    if io
+                        .within(SIO_ROOM)
+                        .emit(SIO_BOOK_CREATED, &Event::now(seq))
+                        .await
+                        .is_ok()
+                    {
+                        queued += 1;
+                    }
+                }
+                let _ = ack.send(&Queued { queued });
+            },
+        );
+    }
+}
+
+async fn socketioxide_server(addr: SocketAddr) -> Result<(), BenchError> {
+    use axum::serve::ListenerExt;
+    use socketioxide::SocketIo;
+    use socketioxide::extract::SocketRef;
+
+    // Defaults (ping every 25 s, 20 s to answer, 4 KiB WebSocket read buffer like pkg-router's)
+    // except the per-socket queue.
+    let (layer, io) = SocketIo::builder()
+        .max_buffer_size(SIO_BUFFER)
+        .build_layer();
+    let store = Store::default();
+    io.ns("/", move |socket: SocketRef| {
+        sio::on_connect(&socket, store.clone());
+        std::future::ready(())
+    });
+    let app = axum::Router::new().layer(layer);
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    announce(local)?;
+    axum::serve(listener, app).await?;
     Ok(())
 }

@@ -26,7 +26,11 @@ fn smoke_run_measures_every_scenario() {
         Kind::ALL.len() as u64 * 200
     );
 
-    assert_eq!(report.fanout.len(), 2, "pkg-router and jsonrpsee");
+    assert_eq!(
+        report.fanout.len(),
+        3,
+        "pkg-router, jsonrpsee and socketioxide"
+    );
     for row in &report.fanout {
         assert_eq!(row.expected, 20 * 10);
         assert_eq!(row.deliveries, row.expected, "{row:?}");
@@ -34,7 +38,7 @@ fn smoke_run_measures_every_scenario() {
         assert!(row.rate > 0.0 && row.last_ms[1] >= row.last_ms[0]);
     }
 
-    assert_eq!(report.memory.len(), 3);
+    assert_eq!(report.memory.len(), 4);
     for row in &report.memory {
         assert_eq!(row.connections, 50);
         assert!(row.before_kib > 0 && row.idle_kib > 0, "{row:?}");
@@ -43,6 +47,10 @@ fn smoke_run_measures_every_scenario() {
     let markdown = report.markdown("pkg-router-bench smoke");
     assert!(
         markdown.contains("Protobuf against JSON, closed loop"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("Second peer, socketioxide") && markdown.contains("| socketioxide |"),
         "{markdown}"
     );
     for heading in [
