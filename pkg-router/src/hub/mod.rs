@@ -15,6 +15,7 @@
 mod backend;
 mod outbound;
 pub(crate) mod queue;
+pub(crate) mod signal;
 mod target;
 
 pub use backend::{BroadcastBackend, HubEvent, LocalBackend, RemoteDelivery};
@@ -124,7 +125,7 @@ struct Entry {
     roles: Box<[String]>,
     rooms: Vec<String>,
     queue: queue::Sender,
-    close: watch::Sender<Option<CloseReason>>,
+    close: signal::ConnectionSignal,
 }
 
 impl Entry {
@@ -399,7 +400,7 @@ impl Hub {
         let Some(entry) = registry.connections.get(&id) else {
             return false;
         };
-        entry.close.send_replace(Some(reason));
+        entry.close.close(reason);
         true
     }
 
@@ -523,7 +524,7 @@ impl Hub {
             let delivered = match event {
                 HubEvent::Push { push, .. } => offer(id, entry, Outbound::Push(Arc::clone(push))),
                 HubEvent::Close { reason, .. } => {
-                    entry.close.send_replace(Some(reason.clone()));
+                    entry.close.close(reason.clone());
                     true
                 }
             };
@@ -538,13 +539,14 @@ impl Hub {
         principal: &Principal,
         max_per_principal: usize,
         queue: queue::Sender,
-        close: watch::Sender<Option<CloseReason>>,
+        close: signal::ConnectionSignal,
     ) -> Result<Registration, RegisterError> {
+        let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
+        let mut registry = self.write();
+        // Under the lock: `shutdown` tells the registered connections after setting the flag.
         if self.is_shutting_down() {
             return Err(RegisterError::ShuttingDown);
         }
-        let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
-        let mut registry = self.write();
         if let Some(id) = &principal_id {
             let held = registry.by_principal.get(id).map_or(0, Vec::len);
             if held >= max_per_principal {
@@ -609,6 +611,11 @@ impl Hub {
     /// ```
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
+        // Every registered connection is told; `register` checks the flag under the write
+        // lock, so a connection registering meanwhile is either told here or refused.
+        for entry in self.read().connections.values() {
+            entry.close.shut_down();
+        }
         // Connections deregister as they close.
         let mut live = self.inner.live.subscribe();
         let _ = live.wait_for(|count| *count == 0).await;
@@ -654,12 +661,6 @@ impl Hub {
         let mut signal = self.inner.shutdown.subscribe();
         // The sender lives in `self`: `wait_for` cannot fail while we hold it.
         let _ = signal.wait_for(|started| *started).await;
-    }
-
-    /// The shutdown flag, for the transport's connection loop.
-    #[cfg(feature = "transport")]
-    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.inner.shutdown.subscribe()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
@@ -745,7 +746,7 @@ fn offer(id: ConnectionId, entry: &Entry, message: Outbound) -> bool {
             tracing::warn!(connection = %id, "outbound queue full: closing slow consumer");
             #[cfg(feature = "metrics")]
             metrics::counter!("ws_broadcast_errors_total").increment(1);
-            entry.close.send_replace(Some(CloseReason::slow_consumer()));
+            entry.close.close(CloseReason::slow_consumer());
             false
         }
         Err(queue::TrySendError::Closed) => false,

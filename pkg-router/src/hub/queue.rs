@@ -111,6 +111,7 @@ impl Receiver {
     }
 
     /// The oldest item; `Ready(None)` once the queue is empty and every sender is gone.
+    #[cfg_attr(not(feature = "transport"), allow(dead_code))]
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
         if let Some(item) = self.try_recv() {
             return Poll::Ready(Some(item));

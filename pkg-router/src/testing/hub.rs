@@ -2,6 +2,7 @@
 
 use crate::envelope::ResponseModel;
 use crate::hub::queue;
+use crate::hub::signal::ConnectionSignal;
 use crate::hub::{
     BroadcastBackend, CloseReason, ConnectionId, ConnectionInfo, Hub, HubEvent, Outbound, Push,
     Registration, RemoteDelivery, Target,
@@ -14,7 +15,6 @@ use serde_json::Value;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::watch;
 
 /// Pushes a test connection holds before [`TestConnection::pushes`] collects them; more close
 /// it as a slow consumer, as a real connection's queue would.
@@ -150,15 +150,16 @@ impl TestHub {
     #[track_caller]
     pub fn connect(&self, principal: Principal) -> TestConnection {
         let (queue, pushes) = queue::channel(TEST_QUEUE);
-        let (close, closed) = watch::channel(None);
-        let registration =
-            match self
-                .hub
-                .register(&principal, MAX_TEST_CONNECTIONS_PER_PRINCIPAL, queue, close)
-            {
-                Ok(registration) => registration,
-                Err(err) => panic!("the test hub refused the connection: {err}"),
-            };
+        let closed = ConnectionSignal::new();
+        let registration = match self.hub.register(
+            &principal,
+            MAX_TEST_CONNECTIONS_PER_PRINCIPAL,
+            queue,
+            closed.clone(),
+        ) {
+            Ok(registration) => registration,
+            Err(err) => panic!("the test hub refused the connection: {err}"),
+        };
         TestConnection {
             session: Session::new(principal).with_extensions(Extensions::new().with(
                 ConnectionInfo {
@@ -248,7 +249,7 @@ pub struct TestConnection {
     session: Session,
     queue: Mutex<queue::Receiver>,
     received: Mutex<Vec<Arc<Push>>>,
-    closed: watch::Receiver<Option<CloseReason>>,
+    closed: ConnectionSignal,
 }
 
 impl TestConnection {
@@ -330,7 +331,7 @@ impl TestConnection {
     /// assert_eq!(ann.closed(), Some(CloseReason::going_away()));
     /// ```
     pub fn closed(&self) -> Option<CloseReason> {
-        self.closed.borrow().clone()
+        self.closed.reason()
     }
 
     /// Sends a request to `router` as this connection: its principal, and its

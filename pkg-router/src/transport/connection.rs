@@ -7,6 +7,7 @@ use super::endpoint::{Admission, Endpoint, Format};
 use super::frame::{Frame, SocketError};
 use super::lifecycle::ConnectionEvent;
 use super::shared_limits::{ConnectionLease, Verdict, ask};
+use crate::hub::signal::ConnectionSignal;
 use crate::hub::{CloseReason, ConnectionInfo, RegisterError, close_code};
 use crate::principal::Principal;
 use crate::router::Session;
@@ -17,7 +18,6 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::watch;
 use tracing::Instrument;
 
 /// The auth frame of [protocol §6.2](crate::protocol#62-authentication).
@@ -80,7 +80,7 @@ impl Endpoint {
             };
             let principal_id = (!principal.is_anonymous()).then(|| principal.id.clone());
             let (queue_tx, queue_rx) = crate::hub::queue::channel(self.config.outbound_queue);
-            let (close_tx, close_rx) = watch::channel(None);
+            let signal = ConnectionSignal::new();
             // The cluster-wide slot first: a refused connection never appears in the hub.
             let lease = if self.shared_limits.is_some() {
                 Box::pin(self.shared_lease(&principal)).await
@@ -100,7 +100,7 @@ impl Endpoint {
                 &principal,
                 self.config.max_connections_per_principal,
                 queue_tx.clone(),
-                close_tx.clone(),
+                signal.clone(),
             ) {
                 Ok(registration) => registration,
                 Err(err) => {
@@ -164,9 +164,7 @@ impl Endpoint {
             };
             let config = &self.config;
             let signals = Signals {
-                close: &close_tx,
-                close_rx: close_rx.clone(),
-                shutdown: self.hub.shutdown_signal(),
+                signal: &signal,
                 expiry,
             };
             let limits = Limits {
@@ -193,9 +191,8 @@ impl Endpoint {
                 stop = Box::pin(driver.finish(config.shutdown_grace)).await;
             }
             let reason = if stop == Stop::Close {
-                let reason = close_rx
-                    .borrow()
-                    .clone()
+                let reason = signal
+                    .reason()
                     .unwrap_or_else(|| CloseReason::new(close_code::NORMAL, ""));
                 Box::pin(driver.close(reason.clone())).await;
                 reason

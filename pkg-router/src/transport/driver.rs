@@ -36,6 +36,7 @@ use super::in_flight::InFlight;
 use super::shared_limits::{RateCheck, Verdict, ask};
 use crate::envelope::ResponseModel;
 use crate::hub::queue;
+use crate::hub::signal::ConnectionSignal;
 use crate::hub::{CloseReason, Outbound, close_code};
 use crate::router::Session;
 use crate::status::{RspCode, error_code};
@@ -48,7 +49,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::{Instant, Interval, Sleep};
 
 /// The longest the last frames and the close frame may take before the socket is dropped.
@@ -236,9 +236,7 @@ pub(super) struct Driver<'d, C, S, D, F> {
     /// Frames handed to the socket since its last flush.
     unflushed: usize,
     /// The close signal: set by us, by the hub, or by whoever kicks the connection.
-    close: &'d watch::Sender<Option<CloseReason>>,
-    closed: Pin<Box<dyn Future<Output = ()> + Send + 'd>>,
-    shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'd>>,
+    close: &'d ConnectionSignal,
     expiry: Option<Pin<Box<Sleep>>>,
     ticker: Interval,
     /// When a frame was last seen, to the tick; `seen`: a frame came since the last tick.
@@ -265,9 +263,8 @@ pub(super) struct Limits {
 
 /// The signals that end the loop from outside.
 pub(super) struct Signals<'d> {
-    pub(super) close: &'d watch::Sender<Option<CloseReason>>,
-    pub(super) close_rx: watch::Receiver<Option<CloseReason>>,
-    pub(super) shutdown: watch::Receiver<bool>,
+    /// Close and shutdown, from the hub or from this loop.
+    pub(super) signal: &'d ConnectionSignal,
     pub(super) expiry: Option<Instant>,
 }
 
@@ -286,33 +283,12 @@ where
         signals: Signals<'d>,
         limits: Limits,
     ) -> Self {
+        // A signal already given when the loop starts counts at once: the flags are read
+        // at every wake, the first one included.
         let Signals {
-            close,
-            mut close_rx,
-            mut shutdown,
+            signal: close,
             expiry,
         } = signals;
-        // A signal already given when the loop starts counts at once.
-        let closing = close_rx.borrow_and_update().is_some();
-        let shutting_down = *shutdown.borrow_and_update();
-        let closed: Pin<Box<dyn Future<Output = ()> + Send>> = if closing {
-            Box::pin(std::future::ready(()))
-        } else {
-            Box::pin(async move {
-                // Resolves when the signal is set, or when every sender is gone.
-                let _ = close_rx.changed().await;
-            })
-        };
-        let shutdown: Pin<Box<dyn Future<Output = ()> + Send>> = if shutting_down {
-            Box::pin(std::future::ready(()))
-        } else {
-            Box::pin(async move {
-                // The hub outlives its connections; its end dropping means no shutdown comes.
-                if shutdown.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            })
-        };
         let mut ticker =
             tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -325,8 +301,6 @@ where
             outbox: VecDeque::new(),
             unflushed: 0,
             close,
-            closed,
-            shutdown,
             expiry: expiry.map(|at| Box::pin(tokio::time::sleep_until(at))),
             ticker,
             last_seen: Instant::now(),
@@ -376,7 +350,7 @@ where
             }
         };
         if stop == Stop::Drained {
-            self.close.send_replace(Some(CloseReason::going_away()));
+            self.close.close(CloseReason::going_away());
             return Stop::Close;
         }
         stop
@@ -442,10 +416,11 @@ where
     /// Step 1: the close signal, the shutdown signal (only while reading is open) and the
     /// token's expiry. They registered their wakers; polling them once per wake is enough.
     fn poll_signals(&mut self, cx: &mut Context<'_>) -> Option<Stop> {
-        if self.closed.as_mut().poll(cx).is_ready() {
+        self.close.register(cx.waker());
+        if self.close.is_closing() {
             return Some(Stop::Close);
         }
-        if self.reading == Reading::Open && self.shutdown.as_mut().poll(cx).is_ready() {
+        if self.reading == Reading::Open && self.close.is_shutting_down() {
             return Some(Stop::Shutdown);
         }
         if let Some(expiry) = &mut self.expiry
@@ -498,7 +473,7 @@ where
             }
             if self.outbox.len() >= self.limits.outbound_queue {
                 tracing::warn!("outbound queue full: closing slow consumer");
-                self.close.send_replace(Some(CloseReason::slow_consumer()));
+                self.close.close(CloseReason::slow_consumer());
                 return Err(Stop::Close);
             }
             self.outbox.push_back(into_frame(&self.codec, answer.frame));
@@ -536,7 +511,7 @@ where
             Some(Err(err)) => {
                 if let Some(reason) = close_reason_for(&err) {
                     tracing::debug!(error = %err, code = reason.code, "read failed");
-                    self.close.send_replace(Some(reason));
+                    self.close.close(reason);
                 }
                 Err(self.stop(close_code::NORMAL, ""))
             }
@@ -623,14 +598,7 @@ where
 
     /// Sets the close reason unless one is set already, and stops.
     fn stop(&self, code: u16, reason: &'static str) -> Stop {
-        self.close.send_if_modified(|current| {
-            if current.is_none() {
-                *current = Some(CloseReason::new(code, reason));
-                true
-            } else {
-                false
-            }
-        });
+        self.close.close_if_open(CloseReason::new(code, reason));
         Stop::Close
     }
 
