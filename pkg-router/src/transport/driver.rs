@@ -242,6 +242,9 @@ pub(super) struct Driver<'d, C, S, D, F> {
     /// When a frame was last seen, to the tick; `seen`: a frame came since the last tick.
     last_seen: Instant,
     seen: bool,
+    /// A request started since the last tick (the in-flight slot is released after a quiet
+    /// interval).
+    requested: bool,
     limits: Limits,
     malformed: u32,
     reading: Reading,
@@ -305,6 +308,7 @@ where
             ticker,
             last_seen: Instant::now(),
             seen: false,
+            requested: false,
             limits,
             malformed: 0,
             reading: Reading::Open,
@@ -450,6 +454,11 @@ where
                 return Some(self.stop(close_code::POLICY, "keepalive timeout"));
             }
             self.outbox.push_back(Frame::Ping(Bytes::new()));
+            // A whole interval without a request: give back the request slot (over a
+            // kilobyte) until the next one; busy connections keep reusing it.
+            if !std::mem::take(&mut self.requested) {
+                self.in_flight.release_if_idle();
+            }
         }
         None
     }
@@ -518,6 +527,7 @@ where
             Some(Ok(frame @ (Frame::Text(_) | Frame::Binary(_)))) => {
                 count_message_received();
                 self.in_flight.push((self.dispatch)(frame));
+                self.requested = true;
                 Ok(true)
             }
             Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => Ok(true),

@@ -41,6 +41,15 @@ impl<F: Future> InFlight<F> {
         }
     }
 
+    /// Frees the slot and the overflow set if no request is running (the next request
+    /// allocates them again).
+    pub(super) fn release_if_idle(&mut self) {
+        if self.is_empty() {
+            self.slot = None;
+            self.more = None;
+        }
+    }
+
     /// How many requests are being handled.
     pub(super) fn len(&self) -> usize {
         usize::from(self.slot_busy()) + self.more.as_ref().map_or(0, FuturesUnordered::len)
@@ -131,7 +140,14 @@ mod tests {
         // The freed slot takes the next request.
         in_flight.push(Box::pin(async { 3 }));
         assert!(in_flight.slot_busy());
+        in_flight.release_if_idle();
+        assert!(in_flight.slot.is_some(), "a running request keeps its slot");
         assert_eq!(in_flight.next().await, Some(3));
         assert_eq!(in_flight.next().await, None);
+
+        in_flight.release_if_idle();
+        assert!(in_flight.slot.is_none() && in_flight.more.is_none());
+        in_flight.push(Box::pin(async { 4 }));
+        assert_eq!(in_flight.next().await, Some(4));
     }
 }
