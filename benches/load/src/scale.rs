@@ -901,10 +901,18 @@ mod tests {
         let err = shape(100_000, None, None, HERE).unwrap_err();
         assert!(err.contains("RLIMIT_NOFILE of 20000"), "{err}");
         assert!(err.contains("at most 19936"), "{err}");
-        let err = shape(19_000, None, Some(1), HERE).unwrap_err();
-        assert!(err.contains("--client-procs 2"), "{err}");
-        let err = shape(19_000, Some(1), None, HERE).unwrap_err();
+        // A client process needs what the server needs: one process fits when the server does.
+        assert_eq!(shape(19_000, None, Some(1), HERE).unwrap().client_procs, 1);
+        assert_eq!(shape(19_000, Some(1), None, HERE).unwrap().sources, 1);
+        let narrow = Limits {
+            nofile_hard: 20_000,
+            ports: 10_000,
+        };
+        let err = shape(19_000, Some(1), None, narrow).unwrap_err();
         assert!(err.contains("ip_local_port_range"), "{err}");
+        assert!(err.contains("--sources 3"), "{err}");
+        assert_eq!(shape(19_000, None, None, narrow).unwrap().sources, 4);
+        assert!(shape(19_000, Some(254), None, HERE).is_err());
         assert!(shape(0, None, None, HERE).is_err());
         assert!(shape(10, Some(0), None, HERE).is_err());
         let many = Limits {
