@@ -242,6 +242,10 @@ pub struct ScaleReport {
     pub rss_idle_kib: u64,
     /// Server RSS right after the broadcast reached everyone (or the timeout), KiB.
     pub rss_after_broadcast_kib: u64,
+    /// The machine's unreclaimable kernel slab (sockets among it) before any connection and
+    /// with them idle, KiB: both ends of every connection, and whatever else the machine
+    /// did meanwhile.
+    pub kernel_slab_kib: (u64, u64),
     /// Server CPU time over the ramp, seconds.
     pub server_cpu_ramp_s: f64,
     /// Server CPU time from the broadcast call to the last receipt, seconds.
@@ -267,6 +271,14 @@ impl ScaleReport {
     #[must_use]
     pub fn bytes_per_connection(&self) -> f64 {
         (self.rss_idle_kib as f64 - self.rss_before_kib as f64) * 1024.0
+            / self.connected.max(1) as f64
+    }
+
+    /// The machine's unreclaimable kernel slab per connection (both ends, client and server
+    /// socket), bytes.
+    #[must_use]
+    pub fn kernel_bytes_per_connection(&self) -> f64 {
+        (self.kernel_slab_kib.1 as f64 - self.kernel_slab_kib.0 as f64) * 1024.0
             / self.connected.max(1) as f64
     }
 
@@ -334,6 +346,10 @@ impl ScaleReport {
         row(
             "**server RSS per idle connection**",
             format!("**{:.1} KiB**", self.bytes_per_connection() / 1024.0),
+        );
+        row(
+            "kernel unreclaimable slab per connection (both ends; machine-wide, indicative)",
+            format!("{:.1} KiB", self.kernel_bytes_per_connection() / 1024.0),
         );
         row(
             "broadcast deliveries counted / missing",
@@ -505,6 +521,7 @@ async fn measure(
     }
     tokio::time::sleep(plan.settle).await;
     report.rss_before_kib = server.rss_kib()?;
+    report.kernel_slab_kib.0 = procfs::meminfo_kib("SUnreclaim")?;
     let cpu_before = server.cpu_time()?;
 
     // The client processes: connection c goes to process c % P and source c % K.
@@ -598,6 +615,7 @@ async fn measure(
     }
     tokio::time::sleep(plan.settle).await;
     report.rss_idle_kib = server.rss_kib()?;
+    report.kernel_slab_kib.1 = procfs::meminfo_kib("SUnreclaim")?;
     progress(&format!(
         "hub holds {}; server RSS {} -> {} KiB ({:.1} KiB per connection)",
         report.hub_connections,
