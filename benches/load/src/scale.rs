@@ -491,10 +491,14 @@ async fn drive(plan: &ScalePlan, shape: Shape) -> Result<ScaleReport, BenchError
     let server = ServerProcess::start(&server_plan, Kind::PkgRouter).await?;
     let mut clients = Vec::new();
     let result = measure(plan, shape, &server, &mut clients).await;
+    // The server first: its end closes first and keeps the TIME_WAIT sockets, on its own
+    // address and port. Were the clients first (or both at once), N sockets on the source
+    // addresses' ephemeral ports would wait 60 s in TIME_WAIT, and the next run's
+    // bind-before-connect would search past them for a free port (a ramp 3 - 10x slower).
+    server.stop().await;
     for client in clients {
         client.stop().await;
     }
-    server.stop().await;
     result
 }
 
