@@ -45,6 +45,9 @@ const FIRST_SOURCE: u8 = 2;
 /// Source addresses available after it: 127.0.0.2 to 127.0.0.254.
 pub const MAX_SOURCES: usize = 253;
 
+/// The longest `--timeout` (and settle time) taken: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
 /// Connections each client process opens at once.
 const CONNECT_CONCURRENCY: usize = 64;
 
@@ -393,6 +396,9 @@ impl ScaleReport {
 /// When the run does not fit the limits (nothing is started then), or the server or a client
 /// process cannot start. Connections that fail are counted, not errors.
 pub fn run(plan: &ScalePlan) -> Result<ScaleReport, BenchError> {
+    if plan.timeout > MAX_TIMEOUT || plan.settle > MAX_TIMEOUT {
+        return Err(format!("--timeout and --settle may be at most {MAX_TIMEOUT:?}").into());
+    }
     let limits = Limits::of_this_machine()?;
     let shape = shape(plan.connections, plan.sources, plan.client_procs, limits)?;
     rlimit::increase_nofile_limit(u64::MAX)?;
@@ -719,6 +725,9 @@ fn say(line: &str) -> Result<(), BenchError> {
 /// When its runtime cannot start or standard output is gone. A limit too low is reported as an
 /// `ERROR` line.
 pub fn client_process(args: &ClientArgs) -> Result<(), BenchError> {
+    if args.timeout > MAX_TIMEOUT || args.max_lifetime > MAX_TIMEOUT * 4 {
+        return Err(format!("--timeout may be at most {MAX_TIMEOUT:?}").into());
+    }
     let soft = rlimit::increase_nofile_limit(u64::MAX)?;
     if args.count as u64 + FD_MARGIN > soft {
         say(&format!(
@@ -771,7 +780,7 @@ pub fn client_process(args: &ClientArgs) -> Result<(), BenchError> {
         let Some(collect_ms) = collect_ms else {
             return Ok(());
         };
-        let deadline = Instant::now() + Duration::from_millis(collect_ms);
+        let deadline = Instant::now() + Duration::from_millis(collect_ms).min(MAX_TIMEOUT);
         let receipts = collect(receipt_rx, ok, deadline).await;
         let stamp = receipts.iter().map(|r| r.0).min().unwrap_or(0);
         let first = receipts.iter().map(|r| r.1).min().unwrap_or(0);
@@ -943,5 +952,21 @@ mod tests {
         };
         let err = shape(50_000, None, None, many).unwrap_err();
         assert!(err.contains("source"), "{err}");
+    }
+
+    #[test]
+    fn a_timeout_past_a_day_is_refused_not_overflowed() {
+        let mut plan = ScalePlan::new(PathBuf::from("/nonexistent"), 10);
+        plan.timeout = Duration::MAX;
+        assert!(run(&plan).unwrap_err().to_string().contains("at most"));
+        let args = ClientArgs {
+            port: 1,
+            first: 0,
+            count: 1,
+            sources: 1,
+            timeout: Duration::MAX,
+            max_lifetime: Duration::MAX,
+        };
+        assert!(client_process(&args).is_err());
     }
 }
