@@ -91,6 +91,11 @@ impl ServerProcess {
         })
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> &str {
+        &self.pid
+    }
+
     /// The server's resident memory, KiB.
     pub(crate) fn rss_kib(&self) -> std::io::Result<u64> {
         procfs::rss_kib(&self.pid)

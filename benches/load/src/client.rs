@@ -9,11 +9,11 @@ use hdrhistogram::Histogram;
 use pkg_router::jwt::Claims;
 use pkg_router::protobuf::Message as _;
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -42,6 +42,38 @@ pub(crate) async fn connect(
     roles: &[&str],
 ) -> Result<Ws, BenchError> {
     let tcp = TcpStream::connect(addr).await?;
+    handshake(kind, addr, tcp, conn, roles).await
+}
+
+/// [`connect`] from source address `source` (bound before connecting, port chosen by the
+/// kernel): each source address has its own range of ephemeral ports, so several of them
+/// carry more connections to one server address than one could.
+pub(crate) async fn connect_from(
+    kind: Kind,
+    addr: SocketAddr,
+    source: IpAddr,
+    conn: usize,
+    roles: &[&str],
+) -> Result<Ws, BenchError> {
+    let socket = match source {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // A port of an earlier run still in TIME_WAIT may be taken again.
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    let tcp = socket.connect(addr).await?;
+    handshake(kind, addr, tcp, conn, roles).await
+}
+
+/// The WebSocket upgrade on `tcp` and, where `kind` requires it, the auth handshake.
+async fn handshake(
+    kind: Kind,
+    addr: SocketAddr,
+    tcp: TcpStream,
+    conn: usize,
+    roles: &[&str],
+) -> Result<Ws, BenchError> {
     tcp.set_nodelay(true)?;
     let url = match kind {
         Kind::PkgRouter => format!("ws://{addr}/web"),

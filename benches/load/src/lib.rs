@@ -13,7 +13,10 @@
 //!   message the time from the broadcast call to the last client's receipt, and every delivery
 //!   counted;
 //! - **memory**: the server's resident memory with no connection, with N idle (authenticated)
-//!   connections, and after one request on each.
+//!   connections, and after one request on each;
+//! - **scale** ([`scale`], its own command): N idle authenticated connections on one server
+//!   from several client processes and loopback source addresses, the accept rate, the memory
+//!   per connection, and one broadcast's time to reach all N.
 //!
 //! [`run`] executes a [`Plan`] and returns a [`Report`]; the binary's `all` and `smoke`
 //! commands are [`Plan::full`] and [`Plan::smoke`].
@@ -28,6 +31,7 @@ mod memory;
 mod procfs;
 mod proto;
 mod report;
+pub mod scale;
 mod servers;
 
 use std::path::PathBuf;

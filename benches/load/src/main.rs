@@ -24,9 +24,20 @@ usage:
   pkg-router-bench cluster [--fanout C1,C2] [--messages M] [--requests N] [--rounds R]
                                      3 nodes on Redis against 1 (needs redis-server): fan-out,
                                      publish cost, shared rate limit; markdown to stdout
+  pkg-router-bench scale --connections N [--sources K] [--client-procs P] [--timeout SECS]
+                         [--settle SECS] [--server-threads N] [--out PATH]
+                                     N idle authenticated connections on one pkg-router server
+                                     from P client processes over K source addresses
+                                     (127.0.0.2..): server RSS per connection, accept rate, one
+                                     broadcast's time to reach all N (every delivery counted);
+                                     refused up front if N does not fit the fd limit or the
+                                     ephemeral ports; each phase bounded by --timeout (120 s)
   pkg-router-bench serve <pkg-router|floor|jsonrpsee|socketioxide> --port N [--max-lifetime SECS]
                          [--threads N]
                                      (used by the driver: one server in this process)
+  pkg-router-bench scale-client --port N --first I --count C --sources K --timeout SECS
+                         --max-lifetime SECS
+                                     (used by scale: one client process)
 options (override the plan's sizes):
   --servers a,b,c        servers to measure (default: pkg-router,floor,jsonrpsee,socketioxide,
                          pkg-router-protobuf; the last is the pkg-router server with clients on
@@ -63,6 +74,8 @@ fn main() -> Result<(), BenchError> {
         "all" | "smoke" => bench(command, &args[1..]),
         "client-cost" => client_cost(&args[1..]),
         "cluster" => cluster(&args[1..]),
+        "scale" => scale(&args[1..]),
+        "scale-client" => scale_client(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -185,6 +198,82 @@ fn cluster(args: &[String]) -> Result<(), BenchError> {
     }
     println!("{}", pkg_router_bench::cluster::run(&plan)?);
     Ok(())
+}
+
+fn scale(args: &[String]) -> Result<(), BenchError> {
+    use pkg_router_bench::scale::{self, ScalePlan};
+    let mut plan = ScalePlan::new(std::env::current_exe()?, 0);
+    let mut out: Option<PathBuf> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let name = args[i].as_str();
+        let v = value(args, i, name)?;
+        match name {
+            "--connections" => plan.connections = v.parse()?,
+            "--sources" => plan.sources = Some(v.parse()?),
+            "--client-procs" => plan.client_procs = Some(v.parse()?),
+            "--timeout" => plan.timeout = seconds(v)?,
+            "--settle" => plan.settle = seconds(v)?,
+            "--server-threads" => plan.server_threads = Some(v.parse()?),
+            "--out" => out = Some(PathBuf::from(v)),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    if plan.connections == 0 {
+        return Err(format!("scale needs --connections N\n{USAGE}").into());
+    }
+    let report = scale::run(&plan)?;
+    let invocation = std::iter::once("cargo run --release -p pkg-router-bench -- scale".to_owned())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let markdown = report.markdown(&invocation);
+    println!("{markdown}");
+    if let Some(path) = out {
+        std::fs::write(&path, &markdown)?;
+        eprintln!("[pkg-router-bench] report written to {}", path.display());
+    }
+    if report.missing > 0 {
+        return Err(format!(
+            "{} of {} connections did not receive the broadcast",
+            report.missing, plan.connections
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn scale_client(args: &[String]) -> Result<(), BenchError> {
+    let mut client = pkg_router_bench::scale::ClientArgs {
+        port: 0,
+        first: 0,
+        count: 0,
+        sources: 1,
+        timeout: Duration::from_secs(120),
+        max_lifetime: Duration::from_secs(600),
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let name = args[i].as_str();
+        let v = value(args, i, name)?;
+        match name {
+            "--port" => client.port = v.parse()?,
+            "--first" => client.first = v.parse()?,
+            "--count" => client.count = v.parse()?,
+            "--sources" => client.sources = v.parse()?,
+            "--timeout" => client.timeout = seconds(v)?,
+            "--max-lifetime" => client.max_lifetime = seconds(v)?,
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    pkg_router_bench::scale::client_process(&client)
+}
+
+/// A number of seconds (fractions allowed; negative, NaN or huge values refused).
+fn seconds(value: &str) -> Result<Duration, BenchError> {
+    Ok(Duration::try_from_secs_f64(value.parse()?)?)
 }
 
 fn client_cost(args: &[String]) -> Result<(), BenchError> {

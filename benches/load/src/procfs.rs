@@ -17,6 +17,18 @@ pub(crate) fn rss_kib(pid: &str) -> std::io::Result<u64> {
         .ok_or_else(|| std::io::Error::other(format!("no VmRSS in /proc/{pid}/status")))
 }
 
+/// Field `name` of `/proc/meminfo` (`"SUnreclaim"`: the kernel's unreclaimable slab, where
+/// sockets live), KiB; the whole machine's.
+pub(crate) fn meminfo_kib(name: &str) -> std::io::Result<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+    meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no {name} in /proc/meminfo")))
+}
+
 /// User plus system CPU time of process `pid` (`"self"` for this one), all threads.
 pub(crate) fn cpu_time(pid: &str) -> std::io::Result<Duration> {
     let (user, system) = cpu_times(pid)?;
@@ -126,6 +138,8 @@ mod tests {
     #[test]
     fn reads_this_process() {
         assert!(rss_kib("self").unwrap() > 0);
+        assert!(meminfo_kib("SUnreclaim").unwrap() > 0);
+        assert!(meminfo_kib("Unreclaim").is_err());
         assert!(cpu_time("self").is_ok());
         assert!(self_schedstat_ns().unwrap() > 0);
         assert_eq!(today().len(), 10);

@@ -142,7 +142,9 @@ async fn pkg_router_server(addr: SocketAddr) -> Result<(), BenchError> {
         .build()?;
     let mut config = WsConfig::default();
     config.rate_limit = None;
-    config.max_connections = 100_000;
+    // The scale run holds 100 000 connections and a trigger (a limit only: nothing is
+    // allocated for it).
+    config.max_connections = 1_000_000;
     config.max_connections_per_principal = 100_000;
     config.outbound_queue = 4096;
     // read_buffer_size / write_buffer_size stay at their defaults (4 KiB each): measured as is.

@@ -83,3 +83,35 @@ fn client_cost_measures_both_variants() {
     let markdown = report.markdown("pkg-router-bench client-cost");
     assert!(markdown.contains("client / raw"), "{markdown}");
 }
+
+#[test]
+fn scale_run_counts_every_delivery() {
+    use pkg_router_bench::scale::{self, ScalePlan};
+    use std::time::Duration;
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_pkg-router-bench"));
+    let mut plan = ScalePlan::new(exe, 60);
+    plan.sources = Some(3);
+    plan.client_procs = Some(2);
+    plan.timeout = Duration::from_secs(30);
+    plan.settle = Duration::from_millis(100);
+    let report = scale::run(&plan).unwrap();
+    assert_eq!(
+        report
+            .shape
+            .map(|s| (s.connections, s.sources, s.client_procs)),
+        Some((60, 3, 2))
+    );
+    assert_eq!((report.connected, report.failed), (60, 0), "{report:?}");
+    assert!(report.hub_connections >= 61, "{report:?}");
+    assert_eq!((report.delivered, report.missing), (60, 0), "{report:?}");
+    assert!(report.server_nofile.0 >= 60 + scale::FD_MARGIN);
+    assert!(report.rss_idle_kib > 0 && report.accept_rate > 0.0);
+    assert!(report.receipt_p99_ms.is_some());
+    let markdown = report.markdown("pkg-router-bench scale --connections 60");
+    assert!(markdown.contains("| broadcast deliveries counted / missing | 60 / 0 |"));
+
+    // More than any descriptor limit allows: refused before anything starts.
+    plan.connections = 2_000_000_000;
+    let err = scale::run(&plan).unwrap_err().to_string();
+    assert!(err.contains("RLIMIT_NOFILE"), "{err}");
+}
