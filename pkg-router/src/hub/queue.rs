@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 pub(crate) fn channel(capacity: usize) -> (Sender, Receiver) {
     let shared = Arc::new(Shared {
         items: Mutex::new(VecDeque::new()),
+        queued: AtomicUsize::new(0),
         capacity: capacity.max(1),
         waker: AtomicWaker::new(),
         senders: AtomicUsize::new(1),
@@ -35,6 +36,9 @@ pub(crate) fn channel(capacity: usize) -> (Sender, Receiver) {
 
 struct Shared {
     items: Mutex<VecDeque<Outbound>>,
+    /// `items.len()`, readable without the lock: the connection asks after every answer
+    /// whether pushes wait, and the answer is nearly always no.
+    queued: AtomicUsize,
     capacity: usize,
     waker: AtomicWaker,
     senders: AtomicUsize,
@@ -75,6 +79,7 @@ impl Sender {
                 return Err(TrySendError::Full);
             }
             items.push_back(message);
+            self.shared.queued.store(items.len(), Ordering::Release);
         }
         self.shared.waker.wake();
         Ok(())
@@ -107,7 +112,15 @@ pub(crate) struct Receiver {
 impl Receiver {
     /// The oldest waiting item, if any (no waker registered).
     pub(crate) fn try_recv(&mut self) -> Option<Outbound> {
-        self.shared.items().pop_front()
+        // Stored under the lock after each change; a push racing this read is found by the
+        // next call (the sender wakes the connection after it).
+        if self.shared.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut items = self.shared.items();
+        let item = items.pop_front();
+        self.shared.queued.store(items.len(), Ordering::Release);
+        item
     }
 
     /// The oldest item; `Ready(None)` once the queue is empty and every sender is gone.
@@ -134,7 +147,9 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.shared.receiver_alive.store(false, Ordering::Release);
         // Senders may outlive the connection for a moment (the hub's entry): free what waits.
-        drop(std::mem::take(&mut *self.shared.items()));
+        let mut items = self.shared.items();
+        drop(std::mem::take(&mut *items));
+        self.shared.queued.store(0, Ordering::Release);
     }
 }
 
