@@ -270,7 +270,69 @@ fn targets(report: &Report) -> Vec<Target> {
         ),
         met: memory.map(|m| m.idle_bytes_per_connection() <= 16.0 * 1024.0),
     });
+    issue_15_targets(report, &mut targets);
     targets
+}
+
+/// Issue 15's targets that one `all` run can judge: memory and server CPU against the peers,
+/// the open loop's p99 against the floor's (the issue asks for three runs: run `all` three
+/// times, or the open loop alone with `--servers pkg-router,floor`).
+fn issue_15_targets(report: &Report, targets: &mut Vec<Target>) {
+    let memory = |kind| report.memory.iter().find(|m| m.kind == kind);
+    if let (Some(p), Some(f)) = (memory(Kind::PkgRouter), memory(Kind::Floor)) {
+        let (pi, fi) = (p.idle_bytes_per_connection(), f.idle_bytes_per_connection());
+        targets.push(Target {
+            what: format!(
+                "issue 15: memory per idle connection <= 1.25x the floor ({} connections)",
+                p.connections
+            ),
+            measured: format!(
+                "{:.1} vs {:.1} KiB ({})",
+                pi / 1024.0,
+                fi / 1024.0,
+                ratio(pi, fi)
+            ),
+            met: Some(pi <= 1.25 * fi),
+        });
+        let (pu, fu) = (p.used_bytes_per_connection(), f.used_bytes_per_connection());
+        targets.push(Target {
+            what: "issue 15: memory per connection after one request <= 1.25x the floor".into(),
+            measured: format!(
+                "{:.1} vs {:.1} KiB ({})",
+                pu / 1024.0,
+                fu / 1024.0,
+                ratio(pu, fu)
+            ),
+            met: Some(pu <= 1.25 * fu),
+        });
+    }
+    let closed = &report.closed_loop;
+    let cpu = |r: &LoadResult| r.server_cpu_s / r.requests.max(1) as f64 * 1e6;
+    if let (Some(p), Some(j)) = (find(closed, Kind::PkgRouter), find(closed, Kind::Jsonrpsee)) {
+        targets.push(Target {
+            what: "issue 15: server CPU per closed-loop request <= 0.75x jsonrpsee's".into(),
+            measured: format!(
+                "{:.1} vs {:.1} us ({})",
+                cpu(p),
+                cpu(j),
+                ratio(cpu(p), cpu(j))
+            ),
+            met: Some(cpu(p) <= 0.75 * cpu(j)),
+        });
+    }
+    let open = &report.open_loop;
+    if let (Some(p), Some(f)) = (find(open, Kind::PkgRouter), find(open, Kind::Floor)) {
+        targets.push(Target {
+            what: "issue 15: open-loop p99 <= 1.2x the floor's (one of three runs)".into(),
+            measured: format!(
+                "{:.0} vs {:.0} us ({})",
+                p.latency_us[2],
+                f.latency_us[2],
+                ratio(p.latency_us[2], f.latency_us[2])
+            ),
+            met: Some(p.latency_us[2] <= 1.2 * f.latency_us[2]),
+        });
+    }
 }
 
 /// Issue 15, item 5: pkg-router against socketioxide in this run, figure by figure (no target;
