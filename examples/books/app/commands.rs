@@ -86,20 +86,34 @@ fn finish_page<T>(
 pub struct CreateBookCommand<'a>(pub &'a Db);
 
 impl CreateBookCommand<'_> {
+    /// One statement on the writer connection, `INSERT ... RETURNING`, committed when it
+    /// returns (an autocommit); the foreign key refuses an unknown author. Only when the
+    /// insert is refused does a second statement run: with both an unknown author and a taken
+    /// ISBN, the author is reported, as when it was checked first.
     pub async fn execute(&self, input: &CreateBook) -> Result<Book, BooksError> {
         let db = self.0;
-        let mut tx = db.write().await?;
-        if !(AuthorRepository { db, conn: &mut tx })
-            .exists(input.author_id)
-            .await?
-        {
-            return Err(BooksError::UnknownAuthor(input.author_id));
-        }
-        let book = (BookRepository { db, conn: &mut tx })
+        let mut conn = db.write_one().await?;
+        let created = (BookRepository { db, conn: &mut conn })
             .create(&input.title, input.author_id, input.isbn.as_deref())
-            .await
-            .map_err(|err| duplicate_isbn(err, input.isbn.as_deref()))?;
-        tx.commit().await?;
+            .await;
+        let book = match created {
+            Ok(book) => book,
+            Err(err) if is_foreign_key_violation(&err) => {
+                return Err(BooksError::UnknownAuthor(input.author_id));
+            }
+            Err(err) => {
+                let refused = duplicate_isbn(err, input.isbn.as_deref());
+                if matches!(refused, BooksError::DuplicateIsbn(_))
+                    && !(AuthorRepository { db, conn: &mut conn })
+                        .exists(input.author_id)
+                        .await?
+                {
+                    return Err(BooksError::UnknownAuthor(input.author_id));
+                }
+                return Err(refused);
+            }
+        };
+        drop(conn);
         db.invalidate_counts("books").await;
         Ok(book)
     }
@@ -169,7 +183,7 @@ pub struct CreateAuthorCommand<'a>(pub &'a Db);
 impl CreateAuthorCommand<'_> {
     pub async fn execute(&self, name: &str) -> Result<Author, BooksError> {
         let db = self.0;
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.write_one().await?;
         let author = (AuthorRepository {
             db,
             conn: &mut conn,
@@ -282,6 +296,11 @@ async fn cached_count(
     let total = count.await?;
     db.counts.put(table, key, total);
     Ok(total)
+}
+
+fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_foreign_key_violation())
 }
 
 fn duplicate_isbn(err: sqlx::Error, isbn: Option<&str>) -> BooksError {

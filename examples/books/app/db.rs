@@ -1,18 +1,75 @@
-//! The database: a SQLite pool, the count cache and a query counter.
+//! The database: SQLite pools (readers, and one writer), the count cache and a query counter.
+//!
+//! # Durability
+//!
+//! The database is in WAL mode with `synchronous = NORMAL` by default
+//! ([`Synchronous::Normal`], `--synchronous normal`): a commit appends to the write-ahead log
+//! and returns without waiting for the disk (the log is synced at checkpoints). A write the
+//! server has answered is therefore in the operating system's page cache: it survives the
+//! process being killed (SIGKILL, a panic, an OOM kill; `tests/books_kill.rs` checks it), but
+//! not a power loss or a kernel crash, after which the last commits before it may be missing
+//! (the database stays consistent: it rolls back to an earlier commit, never to a torn one).
+//! [`Synchronous::Full`] (`--synchronous full`, `BOOKS_SYNCHRONOUS=full`) syncs the log on
+//! every commit, which makes each answered write survive a power loss too, at the cost of one
+//! disk flush per write (a few hundred writes per second on a disk, SQLite has no group
+//! commit).
+//!
+//! # Writes
+//!
+//! Every write goes through `writer`, a pool of **one** connection: SQLite has one write lock
+//! per database, so writers on several connections would only wait for it in SQLite's busy
+//! handler (sleeping and retrying); on one connection they queue in the pool instead, in
+//! order, without spinning. Reads use `pool` (8 connections), which in WAL mode never waits
+//! for the writer. A create is one statement (`INSERT ... RETURNING`, an autocommit, so one
+//! transaction); the author's existence is checked by the foreign key, not by a `SELECT`.
 
 use super::count_cache::CountCache;
 use pkg_router_redis::SharedCounts;
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// SQLite's `synchronous` setting: what an answered write survives (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// A commit does not wait for the disk: answered writes survive a crash of the process,
+    /// not a power loss.
+    #[default]
+    Normal,
+    /// Every commit syncs the write-ahead log: answered writes survive a power loss too.
+    Full,
+}
+
+impl Synchronous {
+    /// `normal` or `full`, as `--synchronous` takes it.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "normal" => Ok(Self::Normal),
+            "full" => Ok(Self::Full),
+            other => Err(format!("`{other}`: normal or full")),
+        }
+    }
+
+    fn sqlite(self) -> SqliteSynchronous {
+        match self {
+            Self::Normal => SqliteSynchronous::Normal,
+            Self::Full => SqliteSynchronous::Full,
+        }
+    }
+}
+
 /// Shared by every handler (`State<Db>`) and the HTTP routes.
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// Reads (8 connections).
     pub pool: SqlitePool,
+    /// Writes: one connection, so that writers queue here rather than on SQLite's lock.
+    pub writer: SqlitePool,
     pub counts: Arc<CountCache>,
     /// With `--redis`: the totals every node shares, used instead of `counts` so that a write
     /// on one node is seen in the totals of all of them.
@@ -21,21 +78,38 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file and applies the migrations.
+    /// Opens (creating if needed) the database file and applies the migrations, with the
+    /// default durability ([`Synchronous::Normal`]).
     pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        Self::open_with(path, Synchronous::default()).await
+    }
+
+    /// [`open`](Self::open) with this `synchronous` setting.
+    pub async fn open_with(path: &Path, synchronous: Synchronous) -> Result<Self, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .foreign_keys(true)
-            .journal_mode(SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous.sqlite());
+        // One connection for every write, first: it creates the file and migrates it.
+        // `test_before_acquire(false)`: a local file has no link to check, and the check would
+        // cost a round trip to the connection's thread on every request.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("examples/books/migrations")
-            .run(&pool)
+            .run(&writer)
+            .await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .connect_with(options)
             .await?;
         Ok(Self {
             pool,
+            writer,
             counts: Arc::new(CountCache::default()),
             shared_counts: None,
             queries: Arc::new(AtomicU64::new(0)),
@@ -47,7 +121,8 @@ impl Db {
     pub fn unconnected() -> Self {
         let options = SqliteConnectOptions::new().in_memory(true);
         Self {
-            pool: SqlitePoolOptions::new().connect_lazy_with(options),
+            pool: SqlitePoolOptions::new().connect_lazy_with(options.clone()),
+            writer: SqlitePoolOptions::new().connect_lazy_with(options),
             counts: Arc::new(CountCache::default()),
             shared_counts: None,
             queries: Arc::new(AtomicU64::new(0)),
@@ -75,7 +150,14 @@ impl Db {
     /// transaction that reads and then writes can fail at once with `SQLITE_BUSY` in WAL mode
     /// (the busy timeout does not apply to that upgrade) when another writer got there first.
     pub async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The writer connection, for a write of one statement (an autocommit: one transaction).
+    pub async fn write_one(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, sqlx::Error> {
+        self.writer.acquire().await
     }
 
     /// Counts one statement sent to the database (the tests use it to prove there is no N+1).
@@ -96,7 +178,7 @@ impl Db {
         if authors > 0 {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for (name, books) in [
             (
                 "Ursula K. Le Guin",
