@@ -7,10 +7,12 @@
 //! title and ISBN per request). Each configuration (`--nodelay`, `--synchronous`) runs on a
 //! fresh server and database, in rotation over the rounds.
 //!
-//! The floor: the same SQL (the same statement, transaction shape and pragmas as the example's
-//! `CreateBookCommand`) directly in this process, CPU of this process per write: through sqlx
-//! from N tasks over a writer pool of one connection (as the example), and through rusqlite
-//! on one thread (SQLite without sqlx's connection thread). The ratio is taken to the cheaper.
+//! The floor: the same SQL (the statement, transaction shape and pragmas of the example's book
+//! writer, `examples/books/app/writer.rs`) directly in this process, CPU of this process per
+//! write: through rusqlite on one thread in groups of `min(N, 64)` writes per transaction (the
+//! writer's shape when N creates wait) and one autocommit per write (its shape when one
+//! waits), and through sqlx, one autocommit per write from N tasks over a pool of one
+//! connection (the example's path before the writer). The ratio is taken to the cheapest.
 
 use crate::client::{Ws, call, duration_ns, histogram};
 use crate::{BenchError, procfs};
@@ -38,9 +40,8 @@ pub const BOOKS_DEV_SECRET: &str = "books-demo-dev-secret-do-not-use-in-producti
 /// The schema of the books example (its only migration), for the floor's database.
 const MIGRATION: &str = include_str!("../../../examples/books/migrations/0001_books.sql");
 
-/// The statement the example's `CreateBookCommand` runs (an autocommit: one statement is one
-/// transaction).
-pub const INSERT_BOOK: &str = "INSERT INTO books (title, author_id, isbn) VALUES (?, ?, ?) \
+/// The statement the example's book writer runs for each create (`writer.rs`, `INSERT_BOOK`).
+pub const INSERT_BOOK: &str = "INSERT INTO books (title, author_id, isbn) VALUES (?1, ?2, ?3) \
                                RETURNING id, title, author_id, isbn, created_at";
 
 /// How long the server may take to print its address.
@@ -229,10 +230,15 @@ impl BooksRow {
 /// How the floor reaches SQLite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloorDriver {
-    /// sqlx, as the example: every statement goes to the connection's own thread and back.
+    /// sqlx, one autocommit `INSERT` per write from N tasks over a pool of one connection
+    /// (the example's write path before the book writer): every statement goes to the
+    /// connection's own thread and back.
     Sqlx,
-    /// rusqlite on the calling thread: SQLite's own cost and the system calls, nothing else.
+    /// rusqlite on one thread, one autocommit `INSERT` per write.
     Rusqlite,
+    /// rusqlite on one thread, `BEGIN IMMEDIATE`, one `INSERT` per write of a group of
+    /// `min(N, 64)`, `COMMIT`: the example's book writer's shape when N creates wait.
+    RusqliteGrouped,
 }
 
 impl FloorDriver {
@@ -240,11 +246,15 @@ impl FloorDriver {
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
-            FloorDriver::Sqlx => "sqlx",
-            FloorDriver::Rusqlite => "rusqlite",
+            FloorDriver::Sqlx => "sqlx, autocommit",
+            FloorDriver::Rusqlite => "rusqlite, autocommit",
+            FloorDriver::RusqliteGrouped => "rusqlite, grouped",
         }
     }
 }
+
+/// The book writer's largest group (`examples/books/app/writer.rs`, `MAX_BATCH`).
+pub const MAX_GROUP: usize = 64;
 
 /// The floor with one driver and `synchronous` setting, all rounds together.
 #[derive(Clone, Debug)]
@@ -385,7 +395,12 @@ async fn drive(plan: &BooksPlan, report: &mut BooksReport) {
                 settings.push(Synchronous::Normal);
             }
             for (sync, driver) in settings.into_iter().flat_map(|sync| {
-                [FloorDriver::Sqlx, FloorDriver::Rusqlite].map(|driver| (sync, driver))
+                [
+                    FloorDriver::RusqliteGrouped,
+                    FloorDriver::Rusqlite,
+                    FloorDriver::Sqlx,
+                ]
+                .map(|driver| (sync, driver))
             }) {
                 match floor(plan, sync, driver).await {
                     Ok(row) => {
@@ -675,9 +690,14 @@ async fn floor(
         .join(format!("books-floor-{}.db", uuid::Uuid::new_v4().simple()));
     let result = match driver {
         FloorDriver::Sqlx => floor_sqlx(plan, &db, sync).await,
-        FloorDriver::Rusqlite => {
+        FloorDriver::Rusqlite | FloorDriver::RusqliteGrouped => {
+            let group = if driver == FloorDriver::Rusqlite {
+                1
+            } else {
+                plan.connections.clamp(1, MAX_GROUP)
+            };
             let (writes, path) = (plan.floor_writes, db.clone());
-            tokio::task::spawn_blocking(move || floor_rusqlite(&path, sync, writes)).await?
+            tokio::task::spawn_blocking(move || floor_rusqlite(&path, sync, writes, group)).await?
         }
     };
     remove_db(&db);
@@ -685,8 +705,14 @@ async fn floor(
 }
 
 /// [`INSERT_BOOK`] `writes` times through rusqlite on this thread (a cached prepared
-/// statement, as sqlx's statement cache), with the example's schema and pragmas.
-fn floor_rusqlite(db: &Path, sync: Synchronous, writes: u64) -> Result<FloorRow, BenchError> {
+/// statement), with the example's schema and pragmas; in transactions of `group` writes when
+/// `group` > 1, else each an autocommit.
+fn floor_rusqlite(
+    db: &Path,
+    sync: Synchronous,
+    writes: u64,
+    group: usize,
+) -> Result<FloorRow, BenchError> {
     let conn = rusqlite::Connection::open(db)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", sync.name().to_uppercase())?;
@@ -695,7 +721,11 @@ fn floor_rusqlite(db: &Path, sync: Synchronous, writes: u64) -> Result<FloorRow,
     conn.execute("INSERT INTO authors (name) VALUES ('Frank Herbert')", ())?;
     let cpu_before = procfs::cpu_time("self")?;
     let start = Instant::now();
+    let group = group.max(1) as u64;
     for seq in 0..writes {
+        if group > 1 && seq % group == 0 {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
         let title = format!("Bench 0-{seq}");
         let isbn = format!("978-{:03}{:07}", seq / 10_000_000 % 1000, seq % 10_000_000);
         let mut insert = conn.prepare_cached(INSERT_BOOK)?;
@@ -709,6 +739,9 @@ fn floor_rusqlite(db: &Path, sync: Synchronous, writes: u64) -> Result<FloorRow,
             ))
         })?;
         std::hint::black_box(row);
+        if group > 1 && (seq % group == group - 1 || seq + 1 == writes) {
+            conn.execute_batch("COMMIT")?;
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
     let cpu = procfs::cpu_time("self")?.saturating_sub(cpu_before);
@@ -717,7 +750,11 @@ fn floor_rusqlite(db: &Path, sync: Synchronous, writes: u64) -> Result<FloorRow,
         return Err(format!("the floor stored {count} books, not {writes}").into());
     }
     Ok(FloorRow {
-        driver: FloorDriver::Rusqlite,
+        driver: if group > 1 {
+            FloorDriver::RusqliteGrouped
+        } else {
+            FloorDriver::Rusqlite
+        },
         synchronous: sync,
         writes,
         seconds,
@@ -789,17 +826,11 @@ impl BooksReport {
     /// The cheapest floor (in CPU per write) with `synchronous` setting `sync`, or any.
     #[must_use]
     pub fn floor_for(&self, sync: Option<Synchronous>) -> Option<&FloorRow> {
-        let cheapest = |rows: Vec<&FloorRow>| {
-            rows.into_iter()
-                .min_by(|a, b| a.us_per_write().total_cmp(&b.us_per_write()))
-        };
-        cheapest(
-            self.floors
-                .iter()
-                .filter(|f| Some(f.synchronous) == sync)
-                .collect(),
-        )
-        .or_else(|| cheapest(self.floors.iter().collect()))
+        fn cheapest<'a>(rows: impl Iterator<Item = &'a FloorRow>) -> Option<&'a FloorRow> {
+            rows.min_by(|a, b| a.us_per_write().total_cmp(&b.us_per_write()))
+        }
+        cheapest(self.floors.iter().filter(|f| Some(f.synchronous) == sync))
+            .or_else(|| cheapest(self.floors.iter()))
     }
 
     /// The report as markdown: one table, CPU per request against the floor of the same

@@ -100,7 +100,14 @@ fn books_runs_the_example_on_disk_with_nodelay_on_and_off_and_a_floor() {
         assert!(row.server_cpu_s >= 0.0 && row.latency_us[2] >= row.latency_us[0]);
     }
     let drivers: Vec<FloorDriver> = report.floors.iter().map(|f| f.driver).collect();
-    assert_eq!(drivers, [FloorDriver::Sqlx, FloorDriver::Rusqlite]);
+    assert_eq!(
+        drivers,
+        [
+            FloorDriver::RusqliteGrouped,
+            FloorDriver::Rusqlite,
+            FloorDriver::Sqlx
+        ]
+    );
     for floor in &report.floors {
         assert_eq!(floor.writes, 200, "{floor:?}");
     }

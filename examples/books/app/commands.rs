@@ -7,6 +7,7 @@ use super::db::Db;
 use super::error::BooksError;
 use super::models::{Author, AuthorFilters, Book, BookFilters, CreateBook, UpdateBook};
 use super::repo::{AuthorRepository, BookRepository, PageRequest};
+use super::writer::WriteError;
 use pkg_router::{PageMeta, Paginated};
 use pkg_router_redis::CountLookup;
 
@@ -86,34 +87,21 @@ fn finish_page<T>(
 pub struct CreateBookCommand<'a>(pub &'a Db);
 
 impl CreateBookCommand<'_> {
-    /// One statement on the writer connection, `INSERT ... RETURNING`, committed when it
-    /// returns (an autocommit); the foreign key refuses an unknown author. Only when the
-    /// insert is refused does a second statement run: with both an unknown author and a taken
-    /// ISBN, the author is reported, as when it was checked first.
+    /// One statement, `INSERT ... RETURNING`, on the book writer's thread, committed (with
+    /// the other creates waiting then) before it returns; the foreign key refuses an unknown
+    /// author (see `writer.rs`).
     pub async fn execute(&self, input: &CreateBook) -> Result<Book, BooksError> {
         let db = self.0;
-        let mut conn = db.write_one().await?;
-        let created = (BookRepository { db, conn: &mut conn })
+        db.note_query();
+        let book = db
+            .books()?
             .create(&input.title, input.author_id, input.isbn.as_deref())
-            .await;
-        let book = match created {
-            Ok(book) => book,
-            Err(err) if is_foreign_key_violation(&err) => {
-                return Err(BooksError::UnknownAuthor(input.author_id));
-            }
-            Err(err) => {
-                let refused = duplicate_isbn(err, input.isbn.as_deref());
-                if matches!(refused, BooksError::DuplicateIsbn(_))
-                    && !(AuthorRepository { db, conn: &mut conn })
-                        .exists(input.author_id)
-                        .await?
-                {
-                    return Err(BooksError::UnknownAuthor(input.author_id));
-                }
-                return Err(refused);
-            }
-        };
-        drop(conn);
+            .await
+            .map_err(|err| match (err, &input.isbn) {
+                (WriteError::UnknownAuthor, _) => BooksError::UnknownAuthor(input.author_id),
+                (WriteError::DuplicateIsbn, Some(isbn)) => BooksError::DuplicateIsbn(isbn.clone()),
+                (err, _) => BooksError::Write(err),
+            })?;
         db.invalidate_counts("books").await;
         Ok(book)
     }
@@ -296,11 +284,6 @@ async fn cached_count(
     let total = count.await?;
     db.counts.put(table, key, total);
     Ok(total)
-}
-
-fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_foreign_key_violation())
 }
 
 fn duplicate_isbn(err: sqlx::Error, isbn: Option<&str>) -> BooksError {

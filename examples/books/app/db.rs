@@ -24,6 +24,7 @@
 //! transaction); the author's existence is checked by the foreign key, not by a `SELECT`.
 
 use super::count_cache::CountCache;
+use super::writer::{BookWriter, WriteError};
 use pkg_router_redis::SharedCounts;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{
@@ -55,12 +56,31 @@ impl Synchronous {
         }
     }
 
+    /// The value of `PRAGMA synchronous`.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
+
     fn sqlite(self) -> SqliteSynchronous {
         match self {
             Self::Normal => SqliteSynchronous::Normal,
             Self::Full => SqliteSynchronous::Full,
         }
     }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Writer(#[from] WriteError),
 }
 
 /// Shared by every handler (`State<Db>`) and the HTTP routes.
@@ -70,6 +90,9 @@ pub struct Db {
     pub pool: SqlitePool,
     /// Writes: one connection, so that writers queue here rather than on SQLite's lock.
     pub writer: SqlitePool,
+    /// Creates of books: a thread of its own that commits them in groups (`writer.rs`);
+    /// `None` in [`Db::unconnected`].
+    pub books: Option<BookWriter>,
     pub counts: Arc<CountCache>,
     /// With `--redis`: the totals every node shares, used instead of `counts` so that a write
     /// on one node is seen in the totals of all of them.
@@ -80,12 +103,12 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) the database file and applies the migrations, with the
     /// default durability ([`Synchronous::Normal`]).
-    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+    pub async fn open(path: &Path) -> Result<Self, OpenError> {
         Self::open_with(path, Synchronous::default()).await
     }
 
     /// [`open`](Self::open) with this `synchronous` setting.
-    pub async fn open_with(path: &Path, synchronous: Synchronous) -> Result<Self, sqlx::Error> {
+    pub async fn open_with(path: &Path, synchronous: Synchronous) -> Result<Self, OpenError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .foreign_keys(true)
@@ -107,9 +130,11 @@ impl Db {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
+        let books = BookWriter::open(path, synchronous)?;
         Ok(Self {
             pool,
             writer,
+            books: Some(books),
             counts: Arc::new(CountCache::default()),
             shared_counts: None,
             queries: Arc::new(AtomicU64::new(0)),
@@ -123,6 +148,7 @@ impl Db {
         Self {
             pool: SqlitePoolOptions::new().connect_lazy_with(options.clone()),
             writer: SqlitePoolOptions::new().connect_lazy_with(options),
+            books: None,
             counts: Arc::new(CountCache::default()),
             shared_counts: None,
             queries: Arc::new(AtomicU64::new(0)),
@@ -158,6 +184,11 @@ impl Db {
         &self,
     ) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, sqlx::Error> {
         self.writer.acquire().await
+    }
+
+    /// The book writer (an error in [`Db::unconnected`], which writes nothing).
+    pub fn books(&self) -> Result<&BookWriter, WriteError> {
+        self.books.as_ref().ok_or(WriteError::Stopped)
     }
 
     /// Counts one statement sent to the database (the tests use it to prove there is no N+1).

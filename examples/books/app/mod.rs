@@ -15,6 +15,7 @@ pub mod limits;
 pub mod models;
 pub mod repo;
 pub mod web;
+pub mod writer;
 
 use db::Db;
 use handlers::ServerInfo;
