@@ -89,8 +89,7 @@ async fn writer(addr: SocketAddr, n: usize, answered: tokio::sync::mpsc::Unbound
         )
     };
     loop {
-        let Ok(Some(Ok(message))) =
-            tokio::time::timeout(Duration::from_secs(30), ws.next()).await
+        let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(30), ws.next()).await
         else {
             return; // killed (reset or end of stream)
         };

@@ -19,9 +19,7 @@ use crate::{BenchError, procfs};
 use futures_util::SinkExt;
 use hdrhistogram::Histogram;
 use pkg_router::jwt::Claims;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -301,9 +299,12 @@ pub struct BooksReport {
 #[must_use]
 pub fn default_books_exe(this_exe: &Path) -> Option<PathBuf> {
     let dir = this_exe.parent()?;
-    [dir.join("examples/books"), dir.parent()?.join("examples/books")]
-        .into_iter()
-        .find(|path| path.exists())
+    [
+        dir.join("examples/books"),
+        dir.parent()?.join("examples/books"),
+    ]
+    .into_iter()
+    .find(|path| path.exists())
 }
 
 /// Runs `plan`; progress to standard error.
@@ -762,7 +763,11 @@ fn floor_rusqlite(
     })
 }
 
-async fn floor_sqlx(plan: &BooksPlan, db: &Path, sync: Synchronous) -> Result<FloorRow, BenchError> {
+async fn floor_sqlx(
+    plan: &BooksPlan,
+    db: &Path,
+    sync: Synchronous,
+) -> Result<FloorRow, BenchError> {
     let options = SqliteConnectOptions::new()
         .filename(db)
         .create_if_missing(true)
@@ -838,7 +843,10 @@ impl BooksReport {
     #[must_use]
     pub fn markdown(&self, command: &str, plan: &BooksPlan) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# The books example's write path (`pkg-router-bench books`)\n");
+        let _ = writeln!(
+            out,
+            "# The books example's write path (`pkg-router-bench books`)\n"
+        );
         let _ = writeln!(out, "Command: `{command}`\n");
         let _ = writeln!(out, "Machine: {}. Date: {}.\n", self.machine, self.date);
         let load = match plan.max_requests {

@@ -27,9 +27,7 @@ use super::count_cache::CountCache;
 use super::writer::{BookWriter, WriteError};
 use pkg_router_redis::SharedCounts;
 use sqlx::SqlitePool;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -180,9 +178,7 @@ impl Db {
     }
 
     /// The writer connection, for a write of one statement (an autocommit: one transaction).
-    pub async fn write_one(
-        &self,
-    ) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, sqlx::Error> {
+    pub async fn write_one(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, sqlx::Error> {
         self.writer.acquire().await
     }
 

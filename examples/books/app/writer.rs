@@ -147,23 +147,21 @@ fn commit(conn: &Connection, batch: &[Job]) -> Vec<Result<Book, WriteError>> {
 /// One create's statement; an unknown author or a taken ISBN is told apart from other
 /// failures. With both, the author is reported (as when it was checked first).
 fn insert(conn: &Connection, job: &Job) -> Result<Book, WriteError> {
-    let inserted = conn
-        .prepare_cached(INSERT_BOOK)
-        .and_then(|mut statement| {
-            statement.query_row(
-                rusqlite::params![job.title, job.author_id, job.isbn],
-                |row| {
-                    Ok(Book {
-                        id: row.get(0)?,
-                        title: row.get(1)?,
-                        author_id: row.get(2)?,
-                        isbn: row.get(3)?,
-                        created_at: row.get(4)?,
-                        author: None,
-                    })
-                },
-            )
-        });
+    let inserted = conn.prepare_cached(INSERT_BOOK).and_then(|mut statement| {
+        statement.query_row(
+            rusqlite::params![job.title, job.author_id, job.isbn],
+            |row| {
+                Ok(Book {
+                    id: row.get(0)?,
+                    title: row.get(1)?,
+                    author_id: row.get(2)?,
+                    isbn: row.get(3)?,
+                    created_at: row.get(4)?,
+                    author: None,
+                })
+            },
+        )
+    });
     match inserted {
         Ok(book) => Ok(book),
         Err(err) => match constraint(&err) {
