@@ -11,17 +11,19 @@
 //! (the database stays consistent: it rolls back to an earlier commit, never to a torn one).
 //! [`Synchronous::Full`] (`--synchronous full`, `BOOKS_SYNCHRONOUS=full`) syncs the log on
 //! every commit, which makes each answered write survive a power loss too, at the cost of one
-//! disk flush per write (a few hundred writes per second on a disk, SQLite has no group
-//! commit).
+//! disk flush per commit (the book writer's group of creates shares one; an update or a delete
+//! has its own).
 //!
 //! # Writes
 //!
-//! Every write goes through `writer`, a pool of **one** connection: SQLite has one write lock
-//! per database, so writers on several connections would only wait for it in SQLite's busy
-//! handler (sleeping and retrying); on one connection they queue in the pool instead, in
-//! order, without spinning. Reads use `pool` (8 connections), which in WAL mode never waits
-//! for the writer. A create is one statement (`INSERT ... RETURNING`, an autocommit, so one
-//! transaction); the author's existence is checked by the foreign key, not by a `SELECT`.
+//! A book's create, the write under load, goes to the book writer (`writer.rs`): a thread of
+//! its own with its own connection, which commits the creates waiting for it together, one
+//! `INSERT ... RETURNING` each (the foreign key, not a `SELECT`, refuses an unknown author),
+//! and answers each only after the commit. The other writes (update, delete, a new author)
+//! go through `writer`, a pool of **one** sqlx connection, so that they queue in the pool
+//! rather than in SQLite's busy handler (sleeping and retrying on the write lock); they and
+//! the book writer take turns on the lock through SQLite's busy timeout (5 s). Reads use
+//! `pool` (8 connections), which in WAL mode never waits for a writer.
 
 use super::count_cache::CountCache;
 use super::writer::{BookWriter, WriteError};
