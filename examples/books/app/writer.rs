@@ -193,3 +193,51 @@ fn constraint(err: &rusqlite::Error) -> Option<i32> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+    use super::*;
+
+    fn job(title: &str, author_id: i64, isbn: Option<&str>) -> Job {
+        Job {
+            title: title.to_owned(),
+            author_id,
+            isbn: isbn.map(str::to_owned),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn a_group_commits_every_create_but_the_refused_ones() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_books.sql"))
+            .unwrap();
+        conn.execute("INSERT INTO authors (name) VALUES ('A')", ())
+            .unwrap();
+        let batch = [
+            job("first", 1, Some("978-0000000001")),
+            job("no such author", 9, None),
+            job("taken ISBN", 1, Some("978-0000000001")),
+            job("both", 9, Some("978-0000000001")),
+            job("last", 1, None),
+        ];
+        let results = commit(&conn, &batch);
+        assert_eq!(results[0].as_ref().unwrap().title, "first");
+        assert!(matches!(results[1], Err(WriteError::UnknownAuthor)));
+        assert!(matches!(results[2], Err(WriteError::DuplicateIsbn)));
+        assert!(matches!(results[3], Err(WriteError::UnknownAuthor)));
+        assert_eq!(results[4].as_ref().unwrap().title, "last");
+        let titles: Vec<String> = conn
+            .prepare("SELECT title FROM books ORDER BY id")
+            .unwrap()
+            .query_map((), |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(titles, ["first", "last"]);
+        assert!(conn.is_autocommit(), "the group's transaction is committed");
+    }
+}
