@@ -1194,7 +1194,10 @@ async fn the_served_example_takes_its_durability_and_nodelay_from_flags_and_the_
         .await
         .unwrap();
     let created = client
-        .request(PkgID::CREATE_BOOK, &json!({"title": "Durable", "author_id": 1}))
+        .request(
+            PkgID::CREATE_BOOK,
+            &json!({"title": "Durable", "author_id": 1}),
+        )
         .await
         .unwrap();
     assert_eq!(ok(&created)["title"], "Durable");

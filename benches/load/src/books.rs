@@ -345,7 +345,7 @@ fn disk_of(dir: &Path) -> String {
             let device = fields.next()?;
             let point = fields.next()?;
             let fs = fields.next()?;
-            dir.starts_with(point).then(|| (point.len(), device, fs))
+            dir.starts_with(point).then_some((point.len(), device, fs))
         })
         .max_by_key(|(len, _, _)| *len);
     match best {
