@@ -1124,3 +1124,86 @@ async fn the_served_example_takes_its_limits_from_flags_and_the_environment() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
 }
+
+#[tokio::test]
+async fn the_served_example_takes_its_durability_and_nodelay_from_flags_and_the_environment() {
+    let Some(binary) = example_binary("books") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the books example is not built"
+        );
+        eprintln!("SKIPPED: the books example is not built; run `cargo test` without --test");
+        return;
+    };
+    let db = std::env::temp_dir().join(format!("books-durability-{}.db", uuid::Uuid::new_v4()));
+    let command = || {
+        let mut command = tokio::process::Command::new(&binary);
+        command
+            .args(["--addr", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .env("RUST_LOG", "warn")
+            .env_remove("BOOKS_SYNCHRONOUS")
+            .env_remove("BOOKS_TCP_NODELAY")
+            .kill_on_drop(true);
+        command
+    };
+    // A wrong value is refused before anything is served.
+    let refused = command()
+        .args(["--synchronous", "sometimes"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("normal or full"));
+    let refused = command()
+        .env("BOOKS_TCP_NODELAY", "maybe")
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("on or off"));
+
+    // Both given (one as a flag, one from the environment): it serves, and a create commits.
+    let mut server = command()
+        .args(["--synchronous", "full"])
+        .env("BOOKS_TCP_NODELAY", "off")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(server.stdout.take().unwrap()));
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the server printed its address");
+        if let Some(rest) = line.strip_prefix("books demo listening on http://") {
+            break rest.trim().to_owned();
+        }
+    };
+    let token = app::web::mint(
+        app::DEV_SECRET,
+        "durable",
+        &["create-book".to_owned()],
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    let client = Client::connect(format!("ws://{addr}/web"))
+        .token(&token)
+        .await
+        .unwrap();
+    let created = client
+        .request(
+            PkgID::CREATE_BOOK,
+            &json!({"title": "Durable", "author_id": 1}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok(&created)["title"], "Durable");
+    drop(client);
+    let _ = server.kill().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}

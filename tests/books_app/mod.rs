@@ -58,6 +58,8 @@ pub(crate) fn settings(db: PathBuf) -> app::Settings {
         jwt_issuer: None,
         ws: pkg_router::transport::WsConfig::default(),
         redis: None,
+        synchronous: app::db::Synchronous::default(),
+        tcp_nodelay: true,
     }
 }
 

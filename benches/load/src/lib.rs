@@ -22,6 +22,7 @@
 //! commands are [`Plan::full`] and [`Plan::smoke`].
 #![forbid(unsafe_code)]
 
+pub mod books;
 mod child;
 mod client;
 pub mod client_cost;

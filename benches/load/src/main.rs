@@ -34,6 +34,12 @@ usage:
                                      ephemeral ports; each phase bounded by --timeout (120 s)
   pkg-router-bench serve <pkg-router|floor|jsonrpsee|socketioxide> --port N [--max-lifetime SECS]
                          [--threads N]
+  pkg-router-bench books [books options]
+                                     the books example's real write path: its release binary
+                                     on a fresh on-disk SQLite database, a closed loop of
+                                     CREATE_BOOK, server CPU per request against the same SQL
+                                     through sqlx in-process (the floor); markdown to stdout and
+                                     target/books-report.md
                                      (used by the driver: one server in this process)
   pkg-router-bench scale-client --port N --first I --count C --sources K --timeout SECS
                          --max-lifetime SECS
@@ -61,7 +67,24 @@ cost options:
   --repetitions N        measured rounds of each variant, order alternating (default 6)
   --only raw|client      run one variant alone (to profile this process)
   --out PATH             also write the report there
-  --server-threads N, --server-wrapper CMD   as above";
+  --server-threads N, --server-wrapper CMD   as above
+books options:
+  --books-exe PATH       the books binary (default: built first with
+                         `cargo build --release --example books`, then target/release/examples/books)
+  --db-dir DIR           where the databases go, on disk (default: target/books-bench)
+  --connections N        closed-loop connections (default 50)
+  --duration SECS        measured seconds of each run (default 6)
+  --warmup SECS          warm-up seconds (default 2)
+  --rounds N             runs of each configuration, in rotation (default 3)
+  --requests N           stop each run after N requests in all (no warm-up)
+  --nodelay on,off       TCP_NODELAY settings of the server (default: on,off with synchronous
+                         normal, then on with synchronous full)
+  --synchronous normal,full
+                         SQLite synchronous settings (with --nodelay: every combination)
+  --defaults             pass neither flag (a binary older than them)
+  --floor-writes N       writes of the in-process floor per round and setting (0: none;
+                         default 20000)
+  --out PATH             where to write the report (default target/books-report.md)";
 
 fn main() -> Result<(), BenchError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,6 +96,7 @@ fn main() -> Result<(), BenchError> {
         "serve" => serve(&args[1..]),
         "all" | "smoke" => bench(command, &args[1..]),
         "client-cost" => client_cost(&args[1..]),
+        "books" => books(&args[1..]),
         "cluster" => cluster(&args[1..]),
         "scale" => scale(&args[1..]),
         "scale-client" => scale_client(&args[1..]),
@@ -320,11 +344,135 @@ fn client_cost(args: &[String]) -> Result<(), BenchError> {
 
 /// `target/bench-report.md` of the workspace (or of `CARGO_TARGET_DIR`).
 fn default_report_path() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+    target_dir().join("bench-report.md")
+}
+
+/// The workspace's target directory (or `CARGO_TARGET_DIR`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
         PathBuf::from,
-    );
-    target.join("bench-report.md")
+    )
+}
+
+/// `on,off` as booleans.
+fn switches(value: &str) -> Result<Vec<bool>, BenchError> {
+    value
+        .split(',')
+        .filter(|v| !v.is_empty())
+        .map(|v| match v {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            other => Err(format!("on or off, not {other:?}").into()),
+        })
+        .collect()
+}
+
+/// Builds the books example in this binary's profile and returns its path.
+fn build_books() -> Result<PathBuf, BenchError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut command = std::process::Command::new(cargo);
+    command
+        .current_dir(&workspace)
+        .args(["build", "--example", "books", "-p", "pkg-router-suite"]);
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    eprintln!("[pkg-router-bench books] building the books example: {command:?}");
+    let status = command.status()?;
+    if !status.success() {
+        return Err(format!("building the books example failed: {status}").into());
+    }
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    Ok(target_dir().join(profile).join("examples/books"))
+}
+
+fn books(args: &[String]) -> Result<(), BenchError> {
+    use pkg_router_bench::books::{self, BooksPlan, Config, Synchronous};
+    let mut exe: Option<PathBuf> = None;
+    let mut plan = BooksPlan::full(PathBuf::new(), target_dir().join("books-bench"));
+    let mut out = target_dir().join("books-report.md");
+    let mut nodelay: Option<Vec<bool>> = None;
+    let mut synchronous: Option<Vec<Synchronous>> = None;
+    let mut defaults = false;
+    let mut i = 0;
+    while i < args.len() {
+        let name = args[i].as_str();
+        if name == "--defaults" {
+            defaults = true;
+            i += 1;
+            continue;
+        }
+        let v = value(args, i, name)?;
+        match name {
+            "--books-exe" => exe = Some(PathBuf::from(v)),
+            "--db-dir" => plan.db_dir = PathBuf::from(v),
+            "--connections" => plan.connections = v.parse::<usize>()?.max(1),
+            "--duration" => plan.duration = Duration::from_secs_f64(v.parse()?),
+            "--warmup" => plan.warmup = Duration::from_secs_f64(v.parse()?),
+            "--rounds" => plan.rounds = v.parse::<usize>()?.max(1),
+            "--requests" => plan.max_requests = Some(v.parse()?),
+            "--nodelay" => nodelay = Some(switches(v)?),
+            "--synchronous" => {
+                synchronous = Some(
+                    v.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| {
+                            Synchronous::parse(s)
+                                .ok_or_else(|| format!("--synchronous: normal or full, not {s:?}"))
+                        })
+                        .collect::<Result<_, _>>()?,
+                );
+            }
+            "--floor-writes" => plan.floor_writes = v.parse()?,
+            "--out" => out = PathBuf::from(v),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
+        }
+        i += 2;
+    }
+    if defaults {
+        plan.configs = vec![Config {
+            nodelay: None,
+            synchronous: None,
+        }];
+    } else if nodelay.is_some() || synchronous.is_some() {
+        let nodelay = nodelay.unwrap_or_else(|| vec![true]);
+        let synchronous = synchronous.unwrap_or_else(|| vec![Synchronous::Normal]);
+        plan.configs = synchronous
+            .iter()
+            .flat_map(|&sync| {
+                nodelay.iter().map(move |&on| Config {
+                    nodelay: Some(on),
+                    synchronous: Some(sync),
+                })
+            })
+            .collect();
+    }
+    plan.books_exe = match exe {
+        Some(exe) => exe,
+        None => build_books()?,
+    };
+    let report = books::run(&plan)?;
+    let invocation = std::iter::once("cargo run --release -p pkg-router-bench -- books".to_owned())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let markdown = report.markdown(&invocation, &plan);
+    println!("{markdown}");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, &markdown)?;
+    eprintln!("[pkg-router-bench] report written to {}", out.display());
+    if !report.failures.is_empty() {
+        return Err(format!("{} run(s) failed", report.failures.len()).into());
+    }
+    Ok(())
 }
 
 /// A comma-separated list of counts (`100,1000`); empty items are skipped.

@@ -115,3 +115,50 @@ fn scale_run_counts_every_delivery() {
     let err = scale::run(&plan).unwrap_err().to_string();
     assert!(err.contains("RLIMIT_NOFILE"), "{err}");
 }
+
+#[test]
+fn books_runs_the_example_on_disk_with_nodelay_on_and_off_and_a_floor() {
+    use pkg_router_bench::books::{self, BooksPlan, FloorDriver};
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_pkg-router-bench"));
+    let Some(exe) = books::default_books_exe(&bench) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the books example is not built next to {}",
+            bench.display()
+        );
+        eprintln!("SKIPPED: the books example is not built; run `cargo test --workspace`");
+        return;
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("books-smoke");
+    let plan = BooksPlan::smoke(exe, dir.clone());
+    let report = books::run(&plan).unwrap();
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    let nodelay: Vec<Option<bool>> = report.rows.iter().map(|r| r.config.nodelay).collect();
+    assert_eq!(nodelay, [Some(true), Some(false)]);
+    for row in &report.rows {
+        assert_eq!((row.requests, row.errors), (200, 0), "{row:?}");
+        assert!(row.server_cpu_s >= 0.0 && row.latency_us[2] >= row.latency_us[0]);
+    }
+    let drivers: Vec<FloorDriver> = report.floors.iter().map(|f| f.driver).collect();
+    assert_eq!(
+        drivers,
+        [
+            FloorDriver::RusqliteGrouped,
+            FloorDriver::Rusqlite,
+            FloorDriver::Sqlx
+        ]
+    );
+    for floor in &report.floors {
+        assert_eq!(floor.writes, 200, "{floor:?}");
+    }
+    // Every database was removed.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let markdown = report.markdown("pkg-router-bench books", &plan);
+    assert!(markdown.contains("ratio to the floor"), "{markdown}");
+    assert!(markdown.contains("nodelay off"), "{markdown}");
+}

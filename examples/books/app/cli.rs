@@ -22,6 +22,11 @@ OPTIONS (serve; each also from the environment; token reads --jwt-secret and --j
     --redis URL         join the other nodes on this Redis: pushes, the connection limit and the
                         count cache are shared (e.g. redis://127.0.0.1:6379/) [BOOKS_REDIS,
                         default: a single node]
+    --synchronous S     normal | full: SQLite's `synchronous` in WAL mode. normal: an answered
+                        write survives a crash or SIGKILL of the process, not a power loss;
+                        full: a power loss too, one disk flush per write [BOOKS_SYNCHRONOUS,
+                        default normal]
+    --tcp-nodelay B     on | off: TCP_NODELAY on accepted sockets [BOOKS_TCP_NODELAY, default on]
 ";
 
 /// Reads `--name value` from `args`, else the environment variable.
@@ -114,6 +119,24 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
             return ExitCode::FAILURE;
         }
     };
+    let synchronous = match option(args, "--synchronous", Some("BOOKS_SYNCHRONOUS")) {
+        None => super::db::Synchronous::default(),
+        Some(value) => match super::db::Synchronous::parse(&value) {
+            Ok(synchronous) => synchronous,
+            Err(why) => {
+                eprintln!("--synchronous / BOOKS_SYNCHRONOUS: {why}\n\n{HELP}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let tcp_nodelay = match option(args, "--tcp-nodelay", Some("BOOKS_TCP_NODELAY")).as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            eprintln!("--tcp-nodelay / BOOKS_TCP_NODELAY: `{other}`: on or off\n\n{HELP}");
+            return ExitCode::FAILURE;
+        }
+    };
     if secret.is_none() {
         tracing::warn!(
             "!!! no --jwt-secret / BOOKS_JWT_SECRET: using the PUBLIC DEV SECRET; anyone can mint tokens (POST /dev/token). Never run this in production. !!!"
@@ -127,6 +150,8 @@ async fn serve(args: &[String], secret: Option<String>, issuer: Option<String>) 
         ws,
         // An empty BOOKS_REDIS means a single node.
         redis: option(args, "--redis", Some("BOOKS_REDIS")).filter(|url| !url.is_empty()),
+        synchronous,
+        tcp_nodelay,
     };
     let running = match super::start(settings).await {
         Ok(running) => running,

@@ -7,6 +7,7 @@ use super::db::Db;
 use super::error::BooksError;
 use super::models::{Author, AuthorFilters, Book, BookFilters, CreateBook, UpdateBook};
 use super::repo::{AuthorRepository, BookRepository, PageRequest};
+use super::writer::WriteError;
 use pkg_router::{PageMeta, Paginated};
 use pkg_router_redis::CountLookup;
 
@@ -86,20 +87,21 @@ fn finish_page<T>(
 pub struct CreateBookCommand<'a>(pub &'a Db);
 
 impl CreateBookCommand<'_> {
+    /// One statement, `INSERT ... RETURNING`, on the book writer's thread, committed (with
+    /// the other creates waiting then) before it returns; the foreign key refuses an unknown
+    /// author (see `writer.rs`).
     pub async fn execute(&self, input: &CreateBook) -> Result<Book, BooksError> {
         let db = self.0;
-        let mut tx = db.write().await?;
-        if !(AuthorRepository { db, conn: &mut tx })
-            .exists(input.author_id)
-            .await?
-        {
-            return Err(BooksError::UnknownAuthor(input.author_id));
-        }
-        let book = (BookRepository { db, conn: &mut tx })
+        db.note_query();
+        let book = db
+            .books()?
             .create(&input.title, input.author_id, input.isbn.as_deref())
             .await
-            .map_err(|err| duplicate_isbn(err, input.isbn.as_deref()))?;
-        tx.commit().await?;
+            .map_err(|err| match (err, &input.isbn) {
+                (WriteError::UnknownAuthor, _) => BooksError::UnknownAuthor(input.author_id),
+                (WriteError::DuplicateIsbn, Some(isbn)) => BooksError::DuplicateIsbn(isbn.clone()),
+                (err, _) => BooksError::Write(err),
+            })?;
         db.invalidate_counts("books").await;
         Ok(book)
     }
@@ -169,7 +171,7 @@ pub struct CreateAuthorCommand<'a>(pub &'a Db);
 impl CreateAuthorCommand<'_> {
     pub async fn execute(&self, name: &str) -> Result<Author, BooksError> {
         let db = self.0;
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.write_one().await?;
         let author = (AuthorRepository {
             db,
             conn: &mut conn,

@@ -15,6 +15,8 @@ pub enum BooksError {
     InvalidCursor,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Write(#[from] super::writer::WriteError),
 }
 
 impl From<BooksError> for HandlerError {
@@ -35,6 +37,7 @@ impl From<BooksError> for HandlerError {
             BooksError::InvalidCursor => HandlerError::invalid_field("/cursor", "invalid cursor"),
             // Logged by the router; the client sees only "Internal error".
             BooksError::Database(source) => HandlerError::internal(source),
+            BooksError::Write(source) => HandlerError::internal(source),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod models;
 pub mod repo;
 pub mod web;
+pub mod writer;
 
 use db::Db;
 use handlers::ServerInfo;
@@ -44,6 +45,10 @@ pub struct Settings {
     /// `--redis URL`: join the other nodes on this Redis (pushes, connection limit, count
     /// cache); `None`: a single node, as before.
     pub redis: Option<String>,
+    /// `--synchronous`: what an answered write survives (see `db`'s module docs).
+    pub synchronous: db::Synchronous,
+    /// `--tcp-nodelay`: `TCP_NODELAY` on accepted sockets (`Serve::tcp_nodelay`).
+    pub tcp_nodelay: bool,
 }
 
 /// A running server.
@@ -81,7 +86,7 @@ pub fn build_router(db: Db, hub: Hub) -> Result<Router, pkg_router::BuildError> 
 pub async fn start(
     settings: Settings,
 ) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
-    let mut db = Db::open(&settings.db).await?;
+    let mut db = Db::open_with(&settings.db, settings.synchronous).await?;
     db.seed().await?;
     // Several nodes: pushes, the per-principal connection limit and the count cache go
     // through Redis. One node: everything stays in this process.
@@ -119,7 +124,11 @@ pub async fn start(
     let addr = listener.local_addr()?;
     // Until SIGTERM or Ctrl-C: then every request already received is answered and committed,
     // every connection closed with 1001, and `server` resolves.
-    let server = tokio::spawn(pkg_router::axum::serve(listener, app, hub.clone()).into_future());
+    let server = tokio::spawn(
+        pkg_router::axum::serve(listener, app, hub.clone())
+            .tcp_nodelay(settings.tcp_nodelay)
+            .into_future(),
+    );
     Ok(Running {
         addr,
         hub,

@@ -1,4 +1,5 @@
-//! Repositories: SQL for authors and books, one statement per method.
+//! Repositories: SQL for authors and books, one statement per method. (A book's create is in
+//! `writer.rs`: it runs on the book writer's thread.)
 
 use super::db::Db;
 use super::models::{Author, AuthorFilters, Book, BookFilters};
@@ -115,25 +116,6 @@ impl BookRepository<'_> {
             .fetch_optional(&mut *self.conn)
             .await?;
         row.map(|row| book(&row, false)).transpose()
-    }
-
-    pub async fn create(
-        &mut self,
-        title: &str,
-        author_id: i64,
-        isbn: Option<&str>,
-    ) -> Result<Book, sqlx::Error> {
-        self.db.note_query();
-        let row = sqlx::query(
-            "INSERT INTO books (title, author_id, isbn) VALUES (?, ?, ?) \
-             RETURNING id, title, author_id, isbn, created_at",
-        )
-        .bind(title)
-        .bind(author_id)
-        .bind(isbn)
-        .fetch_one(&mut *self.conn)
-        .await?;
-        book(&row, false)
     }
 
     pub async fn update(&mut self, book: &Book) -> Result<(), sqlx::Error> {

@@ -114,6 +114,9 @@ pub fn serve(listener: TcpListener, app: ::axum::Router, hub: Hub) -> Serve {
         header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         max_pending: DEFAULT_MAX_PENDING_CONNECTIONS,
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        tcp_nodelay: true,
+        #[cfg(test)]
+        observe: None,
     }
 }
 
@@ -168,6 +171,10 @@ pub struct Serve {
     header_read_timeout: Duration,
     max_pending: usize,
     shutdown_timeout: Duration,
+    tcp_nodelay: bool,
+    /// Tests: receives `TCP_NODELAY` as read back from each accepted socket.
+    #[cfg(test)]
+    observe: Option<tokio::sync::mpsc::UnboundedSender<bool>>,
 }
 
 impl fmt::Debug for Serve {
@@ -177,6 +184,7 @@ impl fmt::Debug for Serve {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_pending_connections", &self.max_pending)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("tcp_nodelay", &self.tcp_nodelay)
             .finish_non_exhaustive()
     }
 }
@@ -264,6 +272,26 @@ impl Serve {
         self
     }
 
+    /// Whether every accepted socket gets `TCP_NODELAY` (Nagle's algorithm off). Default:
+    /// `true`. A WebSocket answer or push is one small write that nothing follows until the
+    /// client replies: with Nagle's algorithm on, a write made while an earlier segment is
+    /// still unacknowledged waits for that ACK (up to the peer's delayed-ACK time, 40 ms on
+    /// Linux) instead of leaving at once. Turn it off only to measure that difference, or for
+    /// traffic of many tiny writes where fewer segments matter more than latency.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(app: axum::Router, hub: pkg_router::Hub) -> std::io::Result<()> {
+    /// # let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    /// pkg_router::axum::serve(listener, app, hub).tcp_nodelay(false).await
+    /// # }
+    /// ```
+    pub fn tcp_nodelay(mut self, nodelay: bool) -> Self {
+        self.tcp_nodelay = nodelay;
+        self
+    }
+
     /// The address the listener is bound to.
     ///
     /// # Errors
@@ -293,6 +321,9 @@ impl Serve {
             header_read_timeout,
             max_pending,
             shutdown_timeout,
+            tcp_nodelay,
+            #[cfg(test)]
+            observe,
         } = self;
         let pending = Arc::new(Semaphore::new(max_pending));
         // Tells HTTP connections to finish; every connection task holds a receiver, so the
@@ -323,6 +354,9 @@ impl Serve {
                 peer,
                 app: app.clone(),
                 header_read_timeout,
+                tcp_nodelay,
+                #[cfg(test)]
+                observe: observe.clone(),
                 _permit: permit,
             };
             tokio::spawn(connection.serve(http_stopping.clone()));
@@ -369,14 +403,24 @@ struct Connection {
     peer: SocketAddr,
     app: ::axum::Router,
     header_read_timeout: Duration,
+    tcp_nodelay: bool,
+    #[cfg(test)]
+    observe: Option<tokio::sync::mpsc::UnboundedSender<bool>>,
     /// Released when the connection upgrades (hyper's future ends there) or closes.
     _permit: OwnedSemaphorePermit,
 }
 
 impl Connection {
     async fn serve(self, mut stopping: watch::Receiver<bool>) {
-        // Answers and pushes are small and latency-bound: do not hold them back for an ACK.
-        let _ = self.stream.set_nodelay(true);
+        // Answers and pushes are small and latency-bound: do not hold them back for an ACK
+        // (unless the server was told otherwise; see `Serve::tcp_nodelay`).
+        if let Err(err) = self.stream.set_nodelay(self.tcp_nodelay) {
+            tracing::debug!(peer = %self.peer, error = %err, "cannot set TCP_NODELAY");
+        }
+        #[cfg(test)]
+        if let Some(observe) = &self.observe {
+            let _ = observe.send(self.stream.nodelay().unwrap_or(!self.tcp_nodelay));
+        }
         let service = AppService {
             app: self.app,
             peer: self.peer,
@@ -426,5 +470,54 @@ impl hyper::service::Service<Request<Incoming>> for AppService {
         request.extensions_mut().insert(ConnectInfo(self.peer));
         // `Router` is always ready: no `poll_ready` needed.
         self.app.clone().call(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves one plain HTTP request with `tcp_nodelay(nodelay)`: the answer, and the
+    /// `TCP_NODELAY` read back from the accepted socket.
+    async fn one_request(nodelay: bool) -> (String, bool) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = ::axum::Router::new().route("/", ::axum::routing::get(|| async { "served" }));
+        let (observe, mut observed) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = serve(listener, app, Hub::new())
+            .tcp_nodelay(nodelay)
+            .with_shutdown_signal(async move {
+                let _ = stopped.await;
+            });
+        server.observe = Some(observe);
+        let server = tokio::spawn(server.into_future());
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await.unwrap();
+        let set = observed.recv().await.unwrap();
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        (answer, set)
+    }
+
+    #[tokio::test]
+    async fn tcp_nodelay_is_set_on_accepted_sockets_unless_turned_off() {
+        for nodelay in [true, false] {
+            let (answer, set) = one_request(nodelay).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert!(answer.ends_with("served"), "{answer}");
+            assert_eq!(set, nodelay, "TCP_NODELAY on the accepted socket");
+        }
+        // The default is on.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert!(serve(listener, ::axum::Router::new(), Hub::new()).tcp_nodelay);
     }
 }
