@@ -1086,18 +1086,7 @@ async fn the_served_example_takes_its_limits_from_flags_and_the_environment() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines =
-        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(server.stdout.take().unwrap()));
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("the server printed its address");
-        if let Some(rest) = line.strip_prefix("books demo listening on http://") {
-            break rest.trim().to_owned();
-        }
-    };
+    let addr = books_app::listening_addr(&mut server, Duration::from_secs(30)).await;
     let token = app::web::mint(app::DEV_SECRET, "limited", &[], Duration::from_secs(300)).unwrap();
     let url = format!("ws://{addr}/web");
     let client = Client::connect(&url).token(&token).await.unwrap();
@@ -1170,18 +1159,7 @@ async fn the_served_example_takes_its_durability_and_nodelay_from_flags_and_the_
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines =
-        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(server.stdout.take().unwrap()));
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("the server printed its address");
-        if let Some(rest) = line.strip_prefix("books demo listening on http://") {
-            break rest.trim().to_owned();
-        }
-    };
+    let addr = books_app::listening_addr(&mut server, Duration::from_secs(30)).await;
     let token = app::web::mint(
         app::DEV_SECRET,
         "durable",

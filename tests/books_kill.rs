@@ -16,7 +16,6 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -44,18 +43,10 @@ async fn start(binary: &Path, db: &Path) -> (Child, SocketAddr) {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("the server did not start within 60 s")
-            .unwrap()
-            .expect("the server exited before listening");
-        if let Some(addr) = line.strip_prefix("books demo listening on http://") {
-            break addr.trim().parse().unwrap();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let addr = books_app::listening_addr(&mut child, Duration::from_secs(60))
+        .await
+        .parse()
+        .unwrap();
     (child, addr)
 }
 

@@ -71,3 +71,27 @@ impl Drop for Books {
         }
     }
 }
+
+/// The address a books binary started as a child process (stdout piped) announces, waiting
+/// at most `wait`; the rest of its stdout is drained in the background so it never blocks on
+/// a full pipe.
+pub(crate) async fn listening_addr(
+    child: &mut tokio::process::Child,
+    wait: std::time::Duration,
+) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let stdout = child.stdout.take().expect("the child's stdout is piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    loop {
+        let line = tokio::time::timeout(wait, lines.next_line())
+            .await
+            .expect("the server did not announce its address in time")
+            .unwrap()
+            .expect("the server exited before listening");
+        if let Some(rest) = line.strip_prefix("books demo listening on http://") {
+            let addr = rest.trim().to_owned();
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return addr;
+        }
+    }
+}

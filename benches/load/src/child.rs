@@ -108,13 +108,19 @@ impl ServerProcess {
 
     /// Asks the server to exit (closes its input) and waits; kills it after 5 s.
     pub(crate) async fn stop(mut self) {
-        drop(self.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.start_kill();
-            let _ = self.child.wait().await;
-        }
+        stop(&mut self.child, self.stdin.take()).await;
+    }
+}
+
+/// Closes a child's input (the harness's children exit when it closes), waits at most 5 s,
+/// then kills it.
+pub(crate) async fn stop(child: &mut Child, stdin: Option<ChildStdin>) {
+    drop(stdin);
+    if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
     }
 }

@@ -189,14 +189,7 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
     .collect::<Vec<_>>()
     .join(" ");
     let markdown = report.markdown(&invocation);
-    println!("{markdown}");
-    if let Some(path) = out {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&path, &markdown)?;
-        eprintln!("[pkg-router-bench] report written to {}", path.display());
-    }
+    publish(&markdown, out.as_deref())?;
     if !report.failures.is_empty() {
         return Err(format!("{} scenario(s) failed", report.failures.len()).into());
     }
@@ -253,11 +246,7 @@ fn scale(args: &[String]) -> Result<(), BenchError> {
         .collect::<Vec<_>>()
         .join(" ");
     let markdown = report.markdown(&invocation);
-    println!("{markdown}");
-    if let Some(path) = out {
-        std::fs::write(&path, &markdown)?;
-        eprintln!("[pkg-router-bench] report written to {}", path.display());
-    }
+    publish(&markdown, out.as_deref())?;
     if report.missing > 0 {
         return Err(format!(
             "{} of {} connections did not receive the broadcast",
@@ -334,11 +323,7 @@ fn client_cost(args: &[String]) -> Result<(), BenchError> {
             .collect::<Vec<_>>()
             .join(" ");
     let markdown = report.markdown(&invocation);
-    println!("{markdown}");
-    if let Some(path) = out {
-        std::fs::write(&path, &markdown)?;
-        eprintln!("[pkg-router-bench] report written to {}", path.display());
-    }
+    publish(&markdown, out.as_deref())?;
     Ok(())
 }
 
@@ -463,14 +448,22 @@ fn books(args: &[String]) -> Result<(), BenchError> {
         .collect::<Vec<_>>()
         .join(" ");
     let markdown = report.markdown(&invocation, &plan);
-    println!("{markdown}");
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&out, &markdown)?;
-    eprintln!("[pkg-router-bench] report written to {}", out.display());
+    publish(&markdown, Some(&out))?;
     if !report.failures.is_empty() {
         return Err(format!("{} run(s) failed", report.failures.len()).into());
+    }
+    Ok(())
+}
+
+/// Prints a report and, with `out`, writes it there too (creating its folder).
+fn publish(markdown: &str, out: Option<&std::path::Path>) -> Result<(), BenchError> {
+    println!("{markdown}");
+    if let Some(path) = out {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, markdown)?;
+        eprintln!("[pkg-router-bench] report written to {}", path.display());
     }
     Ok(())
 }

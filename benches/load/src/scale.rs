@@ -451,14 +451,7 @@ impl ClientProcess {
 
     /// Closes its input (it exits) and waits at most 5 s, then kills it.
     async fn stop(mut self) {
-        drop(self.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.start_kill();
-            let _ = self.child.wait().await;
-        }
+        crate::child::stop(&mut self.child, self.stdin.take()).await;
     }
 }
 
