@@ -182,12 +182,7 @@ fn bench(command: &str, args: &[String]) -> Result<(), BenchError> {
         i += 2;
     }
     let report = pkg_router_bench::run(&plan)?;
-    let invocation = std::iter::once(format!(
-        "cargo run --release -p pkg-router-bench -- {command}"
-    ))
-    .chain(args.iter().cloned())
-    .collect::<Vec<_>>()
-    .join(" ");
+    let invocation = invocation(command, args);
     let markdown = report.markdown(&invocation);
     publish(&markdown, out.as_deref())?;
     if !report.failures.is_empty() {
@@ -241,10 +236,7 @@ fn scale(args: &[String]) -> Result<(), BenchError> {
         return Err(format!("scale needs --connections N\n{USAGE}").into());
     }
     let report = scale::run(&plan)?;
-    let invocation = std::iter::once("cargo run --release -p pkg-router-bench -- scale".to_owned())
-        .chain(args.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let invocation = invocation("scale", args);
     let markdown = report.markdown(&invocation);
     publish(&markdown, out.as_deref())?;
     if report.missing > 0 {
@@ -317,11 +309,7 @@ fn client_cost(args: &[String]) -> Result<(), BenchError> {
         i += 2;
     }
     let report = pkg_router_bench::client_cost::run(&plan)?;
-    let invocation =
-        std::iter::once("cargo run --release -p pkg-router-bench -- client-cost".to_owned())
-            .chain(args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
+    let invocation = invocation("client-cost", args);
     let markdown = report.markdown(&invocation);
     publish(&markdown, out.as_deref())?;
     Ok(())
@@ -443,16 +431,23 @@ fn books(args: &[String]) -> Result<(), BenchError> {
         None => build_books()?,
     };
     let report = books::run(&plan)?;
-    let invocation = std::iter::once("cargo run --release -p pkg-router-bench -- books".to_owned())
-        .chain(args.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let invocation = invocation("books", args);
     let markdown = report.markdown(&invocation, &plan);
     publish(&markdown, Some(&out))?;
     if !report.failures.is_empty() {
         return Err(format!("{} run(s) failed", report.failures.len()).into());
     }
     Ok(())
+}
+
+/// The command line that reproduces a run, for its report.
+fn invocation(command: &str, args: &[String]) -> String {
+    std::iter::once(format!(
+        "cargo run --release -p pkg-router-bench -- {command}"
+    ))
+    .chain(args.iter().cloned())
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// Prints a report and, with `out`, writes it there too (creating its folder).
